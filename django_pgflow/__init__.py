@@ -1,0 +1,37 @@
+"""django-pgflow: PostgreSQL as a durable job queue and DAG workflow engine for Django.
+
+The public names are imported lazily so that ``from django_pgflow import task``
+works in a ``tasks.py`` module before every app is loaded.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "task": "django_pgflow.definitions.task",
+    "Task": "django_pgflow.definitions.task",
+    "JobSpec": "django_pgflow.definitions.task",
+    "JobContext": "django_pgflow.definitions.context",
+    "current_job": "django_pgflow.definitions.context",
+    "enqueue": "django_pgflow.queue.api",
+    "enqueue_many": "django_pgflow.queue.api",
+    "cancel_job": "django_pgflow.queue.api",
+    "retry_job": "django_pgflow.queue.api",
+    "PgflowError": "django_pgflow.exceptions",
+    "InvalidJobError": "django_pgflow.exceptions",
+    "UnknownTaskError": "django_pgflow.exceptions",
+    "JobTimeoutError": "django_pgflow.exceptions",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'django_pgflow' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

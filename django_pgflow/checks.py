@@ -1,0 +1,112 @@
+"""System checks for ``settings.PGFLOW`` (ids ``pgflow.E001`` and up)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, register
+
+from .conf import OPTIONS
+from .validation import QUEUE_NAME_RE
+
+SETTINGS_DOC = "See docs/settings.md for every key of PGFLOW."
+
+
+def _type_names(types: tuple[type, ...]) -> str:
+    return " or ".join(t.__name__ for t in types)
+
+
+def _check_value(key: str, value: Any) -> list[CheckMessage]:
+    option = OPTIONS[key]
+    if isinstance(value, bool) or not isinstance(value, option.types):
+        return [
+            Error(
+                f"PGFLOW[{key!r}] must be {_type_names(option.types)}, "
+                f"got {type(value).__name__} ({value!r}).",
+                hint=option.help,
+                id="pgflow.E002",
+            )
+        ]
+    if option.minimum is not None and value < option.minimum:
+        return [
+            Error(
+                f"PGFLOW[{key!r}] must be at least {option.minimum}, got {value!r}.",
+                hint=option.help,
+                id="pgflow.E003",
+            )
+        ]
+    return []
+
+
+def _check_queues(queues: dict[str, Any]) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    for name in queues:
+        if not isinstance(name, str) or not QUEUE_NAME_RE.fullmatch(name):
+            errors.append(
+                Error(
+                    f"PGFLOW['QUEUES'] has an invalid queue name {name!r}.",
+                    hint="Queue names use lowercase letters, digits, '_', '-' and '.', "
+                    "start with a letter or digit and are at most 63 characters.",
+                    id="pgflow.E004",
+                )
+            )
+    return errors
+
+
+def _check_retention(retention: dict[str, Any]) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    for status, seconds in retention.items():
+        if status not in {"completed", "failed", "cancelled"}:
+            errors.append(
+                Error(
+                    f"PGFLOW['RETENTION'] has an unknown status {status!r}.",
+                    hint="Use 'completed', 'failed' or 'cancelled'.",
+                    id="pgflow.E005",
+                )
+            )
+        elif seconds is not None and (
+            isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0
+        ):
+            errors.append(
+                Error(
+                    f"PGFLOW['RETENTION'][{status!r}] must be a number of seconds >= 0 "
+                    f"or None (keep forever), got {seconds!r}.",
+                    id="pgflow.E005",
+                )
+            )
+    return errors
+
+
+@register()
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Validate ``settings.PGFLOW``: known keys, right types, sane values."""
+    config = getattr(settings, "PGFLOW", None)
+    if config is None:
+        return []
+    if not isinstance(config, dict):
+        return [
+            Error(
+                f"settings.PGFLOW must be a dict, got {type(config).__name__}.",
+                hint=SETTINGS_DOC,
+                id="pgflow.E001",
+            )
+        ]
+    errors: list[CheckMessage] = []
+    for key, value in config.items():
+        if key not in OPTIONS:
+            errors.append(
+                Error(
+                    f"PGFLOW has an unknown key {key!r}.",
+                    hint=f"Known keys: {', '.join(sorted(OPTIONS))}. {SETTINGS_DOC}",
+                    id="pgflow.E001",
+                )
+            )
+            continue
+        found = _check_value(key, value)
+        errors.extend(found)
+        if not found and key == "QUEUES":
+            errors.extend(_check_queues(value))
+        if not found and key == "RETENTION":
+            errors.extend(_check_retention(value))
+    return errors

@@ -1,0 +1,91 @@
+"""The one settings dict, ``PGFLOW = {...}``: its keys, their types and defaults.
+
+Every key is optional. ``django_pgflow.checks`` validates the dict through
+Django's system checks, so a typo or a wrong type is a ``manage.py check`` error
+instead of a surprise at run time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings as django_settings
+
+
+@dataclass(frozen=True)
+class Option:
+    """One key of ``PGFLOW``: its accepted types, its default and a short help text."""
+
+    types: tuple[type, ...]
+    default: Any
+    help: str
+    minimum: float | None = None
+
+
+NUMBER = (int, float)
+
+OPTIONS: dict[str, Option] = {
+    "DEFAULT_QUEUE": Option((str,), "default", "Queue used when a task names none."),
+    "QUEUES": Option(
+        (dict,),
+        {},
+        "Declared queues and their options. When non-empty, enqueueing to a queue not "
+        "listed here (other than DEFAULT_QUEUE) is refused.",
+    ),
+    "DEFAULT_PRIORITY": Option((int,), 0, "Priority of a job whose task names none."),
+    "DEFAULT_MAX_ATTEMPTS": Option((int,), 3, "Attempts before a job fails for good.", 1),
+    "DEFAULT_TIMEOUT": Option(NUMBER, 300, "Seconds a job may run before it times out.", 0.001),
+    "DEFAULT_RETRY_DELAY": Option(NUMBER, 1.0, "Base of the exponential retry backoff (s).", 0),
+    "DEFAULT_MAX_RETRY_DELAY": Option(NUMBER, 3600.0, "Cap of the retry backoff (s).", 0),
+    "LEASE_MARGIN": Option(
+        NUMBER, 30.0, "Seconds added to a job's timeout to form its lease.", 0
+    ),
+    "HEARTBEAT_INTERVAL": Option(NUMBER, 5.0, "Seconds between worker heartbeats.", 0.05),
+    "WORKER_DEAD_AFTER": Option(
+        NUMBER,
+        60.0,
+        "A worker whose last heartbeat is older than this is stale; its jobs are "
+        "handed back to the queue.",
+        0.1,
+    ),
+    "POLL_INTERVAL": Option(
+        NUMBER, 2.0, "Seconds an idle worker waits for a notification before polling.", 0.01
+    ),
+    "CONCURRENCY": Option((int,), 8, "Threads per worker process.", 1),
+    "CLAIM_BATCH_SIZE": Option(
+        (int,), 0, "Jobs claimed per round trip; 0 means twice the concurrency.", 0
+    ),
+    "SHUTDOWN_TIMEOUT": Option(
+        NUMBER, 30.0, "Seconds running jobs get to finish after SIGTERM.", 0
+    ),
+    "MAX_PAYLOAD_BYTES": Option(
+        (int,), 1_048_576, "Largest JSON payload (args plus kwargs) accepted.", 1
+    ),
+    "RETENTION": Option(
+        (dict,),
+        {"completed": 7 * 86400, "failed": 30 * 86400, "cancelled": 7 * 86400},
+        "Seconds finished jobs are kept, per status, before pgflow_prune removes them.",
+    ),
+    "PRUNE_INTERVAL": Option(
+        NUMBER, 0, "Seconds between prunes run by runworkers; 0 disables them.", 0
+    ),
+    "PRUNE_BATCH_SIZE": Option((int,), 10_000, "Rows deleted per prune statement.", 1),
+    "RESOURCES": Option((dict,), {}, "Named resources and their capacities."),
+}
+
+
+class PgflowSettings:
+    """Read access to ``settings.PGFLOW`` merged over the defaults.
+
+    Read on every access, so ``override_settings`` in tests takes effect.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in OPTIONS:
+            raise AttributeError(f"PGFLOW has no setting {name!r}")
+        user = getattr(django_settings, "PGFLOW", None) or {}
+        return user.get(name, OPTIONS[name].default)
+
+
+pgflow_settings = PgflowSettings()

@@ -1,0 +1,1 @@
+"""Definitions: the ``@task`` registry (and, later, the ``Flow`` DSL)."""

@@ -1,0 +1,193 @@
+"""``@task``: a function that can run inline, or later on a worker as a job."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from .. import validation
+from ..conf import pgflow_settings
+from . import registry
+from .context import JobContext
+
+if TYPE_CHECKING:
+    from ..models import Job
+
+OPTION_NAMES = (
+    "queue",
+    "priority",
+    "run_at",
+    "delay",
+    "unique_key",
+    "max_attempts",
+    "retry_delay",
+    "max_retry_delay",
+    "timeout",
+)
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """How one job is queued. ``None`` means: the task's default, else the setting's."""
+
+    queue: str | None = None
+    priority: int | None = None
+    run_at: dt.datetime | None = None
+    delay: float | None = None
+    unique_key: str | None = None
+    max_attempts: int | None = None
+    retry_delay: float | None = None
+    max_retry_delay: float | None = None
+    timeout: float | None = None
+
+    def merged_over(self, defaults: JobOptions) -> JobOptions:
+        """These options, with ``defaults`` filling what they leave unset."""
+        values = {
+            name: getattr(self, name) if getattr(self, name) is not None else getattr(defaults, name)
+            for name in OPTION_NAMES
+        }
+        return JobOptions(**values)
+
+
+def options_from(kwargs: dict[str, Any]) -> JobOptions:
+    unknown = set(kwargs) - set(OPTION_NAMES)
+    if unknown:
+        raise TypeError(
+            f"Unknown job option(s) {', '.join(sorted(unknown))}; "
+            f"known: {', '.join(OPTION_NAMES)}."
+        )
+    return JobOptions(**kwargs)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A call of a task, ready to enqueue: ``send_welcome.s(42)`` or ``.using(...).s(42)``.
+
+    Validated when it is made, so a bad value fails at the call site.
+    """
+
+    task_name: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    options: JobOptions = field(default_factory=JobOptions)
+
+    def enqueue(self, *, using: str = "default") -> Job:
+        from ..queue.api import enqueue_spec
+
+        return enqueue_spec(self, using=using)
+
+
+class Task:
+    """A registered task. Call it to run inline; ``enqueue`` it to run on a worker."""
+
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        *,
+        name: str | None = None,
+        takes_context: bool = False,
+        options: JobOptions,
+    ) -> None:
+        self.func = func
+        self.name = name or f"{func.__module__}.{func.__qualname__}"
+        validation.validate_task_name(self.name)
+        self.takes_context = takes_context
+        self.is_async = inspect.iscoroutinefunction(func)
+        self.options = options
+        functools.update_wrapper(self, func)
+
+    def __repr__(self) -> str:
+        return f"<Task {self.name}>"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the task inline, in this process, as a plain function call."""
+        if self.takes_context:
+            context = JobContext(
+                job_id=None, attempt=1, queue=self.options.queue or "default", task_name=self.name
+            )
+            return self.func(context, *args, **kwargs)
+        return self.func(*args, **kwargs)
+
+    def s(self, *args: Any, **kwargs: Any) -> JobSpec:
+        """A call of this task to enqueue later, alone or in ``enqueue_many``."""
+        return TaskCall(self, JobOptions()).s(*args, **kwargs)
+
+    def using(self, **options: Any) -> TaskCall:
+        """This task with some options overridden for the next enqueue."""
+        return TaskCall(self, options_from(options))
+
+    def enqueue(self, *args: Any, **kwargs: Any) -> Job:
+        """Queue one call of this task in the current transaction; returns the ``Job``."""
+        return self.s(*args, **kwargs).enqueue()
+
+
+class TaskCall:
+    """A task with per-call option overrides (``task.using(delay=30)``)."""
+
+    def __init__(self, task: Task, options: JobOptions) -> None:
+        self.task = task
+        self.options = options
+
+    def using(self, **options: Any) -> TaskCall:
+        return TaskCall(self.task, replace(self.options, **vars(options_from(options))))
+
+    def s(self, *args: Any, **kwargs: Any) -> JobSpec:
+        return JobSpec(
+            task_name=self.task.name,
+            args=args,
+            kwargs=kwargs,
+            options=self.options.merged_over(self.task.options),
+        )
+
+    def enqueue(self, *args: Any, **kwargs: Any) -> Job:
+        return self.s(*args, **kwargs).enqueue()
+
+
+def task(
+    func: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    queue: str | None = None,
+    priority: int | None = None,
+    max_attempts: int | None = None,
+    retry_delay: float | None = None,
+    max_retry_delay: float | None = None,
+    timeout: float | None = None,
+    takes_context: bool = False,
+) -> Any:
+    """Declare a task: ``@task`` or ``@task(queue="emails", max_attempts=5, ...)``.
+
+    Options left unset fall back to ``PGFLOW`` settings when the job is enqueued.
+    """
+    options = JobOptions(
+        queue=queue,
+        priority=priority,
+        max_attempts=max_attempts,
+        retry_delay=retry_delay,
+        max_retry_delay=max_retry_delay,
+        timeout=timeout,
+    )
+    validation.validate_options(options, check_queue_declared=False)
+
+    def decorate(f: Callable[..., Any]) -> Task:
+        t = Task(f, name=name, takes_context=takes_context, options=options)
+        registry.register(t)
+        return t
+
+    return decorate(func) if func is not None else decorate
+
+
+def settings_defaults() -> JobOptions:
+    s = pgflow_settings
+    return JobOptions(
+        queue=s.DEFAULT_QUEUE,
+        priority=s.DEFAULT_PRIORITY,
+        max_attempts=s.DEFAULT_MAX_ATTEMPTS,
+        retry_delay=float(s.DEFAULT_RETRY_DELAY),
+        max_retry_delay=float(s.DEFAULT_MAX_RETRY_DELAY),
+        timeout=float(s.DEFAULT_TIMEOUT),
+    )

@@ -1,0 +1,21 @@
+"""Errors raised to callers of django-pgflow."""
+
+
+class PgflowError(Exception):
+    """Base class of every error django-pgflow raises on purpose."""
+
+
+class InvalidJobError(PgflowError, ValueError):
+    """A job could not be enqueued because of what the caller passed; nothing was stored."""
+
+
+class UnknownTaskError(PgflowError, LookupError):
+    """No task is registered under that name."""
+
+
+class JobTimeoutError(PgflowError, TimeoutError):
+    """A job ran past its timeout."""
+
+
+class WorkerLostError(PgflowError):
+    """A job's worker stopped heartbeating or its lease expired before it reported."""

@@ -1,0 +1,42 @@
+"""``python manage.py pgflow_status``: queues and workers at a glance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from rich.console import Console
+from rich.table import Table
+
+from ...status import queue_summary, worker_summary
+
+
+class Command(BaseCommand):
+    help = "Show queues (ready, scheduled, running, failed) and workers (alive, stale)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        console = Console(file=self.stdout, width=120)
+        queues = Table(title="Queues")
+        for column in ("queue", "ready", "scheduled", "running", "completed", "failed", "cancelled"):
+            queues.add_column(column, justify="left" if column == "queue" else "right")
+        for row in queue_summary():
+            queues.add_row(
+                row["queue"],
+                *(str(row[c]) for c in ("ready", "scheduled", "running", "completed", "failed", "cancelled")),
+            )
+        console.print(queues)
+        workers = Table(title="Workers")
+        for column in ("id", "host", "pid", "queues", "threads", "state", "last heartbeat", "running"):
+            workers.add_column(column)
+        for w in worker_summary():
+            workers.add_row(
+                str(w["id"]),
+                w["hostname"],
+                str(w["pid"]),
+                ",".join(w["queues"]) or "all",
+                str(w["concurrency"]),
+                w["health"],
+                f"{w['heartbeat_age']:.1f}s ago",
+                str(w["running"]),
+            )
+        console.print(workers)

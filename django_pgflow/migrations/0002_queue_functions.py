@@ -1,0 +1,11 @@
+from django.db import migrations
+
+from django_pgflow.sql import RunSQLFolder
+
+
+class Migration(migrations.Migration):
+    dependencies = [("django_pgflow", "0001_initial")]
+
+    operations = [
+        RunSQLFolder("0002_queue_functions", reverse_sql="DROP SCHEMA IF EXISTS pgflow CASCADE"),
+    ]

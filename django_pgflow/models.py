@@ -1,0 +1,191 @@
+"""Django models over django-pgflow's tables.
+
+They read, filter and back the admin. Writes that change state go through the
+SQL functions in ``django_pgflow/sql`` (see ``django_pgflow.db``); triggers in
+the database refuse illegal status transitions, whatever writes them.
+"""
+
+from __future__ import annotations
+
+import pgtrigger
+from django.db import models
+from django.db.models import Q
+
+JOB_TRANSITIONS = [
+    ("queued", "started"),
+    ("queued", "cancelled"),
+    ("started", "completed"),
+    ("started", "failed"),
+    ("started", "queued"),
+    ("started", "cancelled"),
+    ("failed", "queued"),
+    ("cancelled", "queued"),
+]
+FINISHED = ("completed", "failed", "cancelled")
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued"
+    STARTED = "started"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class WorkerState(models.TextChoices):
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+class Worker(models.Model):
+    """One ``runworkers`` process, kept alive by its heartbeats."""
+
+    hostname = models.CharField(max_length=255)
+    pid = models.IntegerField()
+    queues = models.JSONField(default=list, help_text="Queues it claims from; [] means all.")
+    concurrency = models.IntegerField()
+    state = models.CharField(
+        max_length=16, choices=WorkerState.choices, default=WorkerState.RUNNING
+    )
+    started_at = models.DateTimeField()
+    last_heartbeat = models.DateTimeField()
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "pgflow_worker"
+        indexes = [
+            models.Index(
+                fields=["last_heartbeat"],
+                name="pgflow_worker_alive_idx",
+                condition=Q(state="running"),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"worker {self.pk} ({self.hostname}:{self.pid})"
+
+
+class Job(models.Model):
+    """A unit of work: one call of a task, claimed and run by a worker."""
+
+    queue = models.CharField(max_length=63, default="default")
+    task_name = models.CharField(max_length=255, help_text="Dotted path of the task.")
+    args = models.JSONField(default=list)
+    kwargs = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default="queued")
+    priority = models.SmallIntegerField(default=0, help_text="Higher runs first.")
+    run_at = models.DateTimeField(help_text="Not claimed before this time (database clock).")
+    attempts = models.IntegerField(default=0, help_text="Attempts started so far.")
+    failures = models.IntegerField(
+        default=0, help_text="Failed attempts counted against max_attempts since the last manual retry."
+    )
+    max_attempts = models.IntegerField(default=3)
+    retry_delay = models.FloatField(default=1.0, help_text="Backoff base, seconds.")
+    max_retry_delay = models.FloatField(default=3600.0, help_text="Backoff cap, seconds.")
+    timeout = models.FloatField(default=300.0, help_text="Seconds an attempt may run.")
+    unique_key = models.CharField(max_length=255, null=True, blank=True)
+    worker = models.ForeignKey(
+        Worker,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="jobs",
+    )
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    errors = models.JSONField(
+        default=list, help_text="One entry per failed attempt: attempt, error, traceback, at."
+    )
+    created_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "pgflow_job"
+        indexes = [
+            # The claim's ORDER BY matches these exactly (invariant 7).
+            models.Index(
+                "queue",
+                models.F("priority").desc(),
+                "run_at",
+                "id",
+                name="pgflow_job_ready_queue_idx",
+                condition=Q(status="queued"),
+            ),
+            models.Index(
+                models.F("priority").desc(),
+                "run_at",
+                "id",
+                name="pgflow_job_ready_idx",
+                condition=Q(status="queued"),
+            ),
+            models.Index(
+                "lease_expires_at",
+                name="pgflow_job_lease_idx",
+                condition=Q(status="started"),
+            ),
+            models.Index("worker", name="pgflow_job_worker_idx", condition=Q(status="started")),
+            models.Index("status", "finished_at", name="pgflow_job_finished_idx"),
+            models.Index("task_name", "created_at", name="pgflow_job_task_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["unique_key"],
+                condition=Q(status__in=["queued", "started"]),
+                name="pgflow_job_unique_key_active",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_attempts__gte=1), name="pgflow_job_max_attempts_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(attempts__gte=0), name="pgflow_job_attempts_nonnegative"
+            ),
+            models.CheckConstraint(condition=Q(timeout__gt=0), name="pgflow_job_timeout_positive"),
+        ]
+        triggers = [
+            pgtrigger.FSM(
+                name="pgflow_job_status_fsm",
+                field="status",
+                transitions=JOB_TRANSITIONS,
+                condition=pgtrigger.Q(old__status__df=pgtrigger.F("new__status")),
+            ),
+            pgtrigger.Trigger(
+                name="pgflow_job_attempts_monotonic",
+                when=pgtrigger.Before,
+                operation=pgtrigger.Update,
+                condition=pgtrigger.Q(old__attempts__gt=pgtrigger.F("new__attempts")),
+                func="RAISE EXCEPTION 'pgflow: attempts of job % cannot decrease (% -> %)', "
+                "OLD.id, OLD.attempts, NEW.attempts; RETURN NULL;",
+            ),
+            pgtrigger.Trigger(
+                name="pgflow_job_notify_insert",
+                when=pgtrigger.After,
+                operation=pgtrigger.Insert,
+                level=pgtrigger.Statement,
+                referencing=pgtrigger.Referencing(new="new_rows"),
+                func="PERFORM pg_notify('pgflow', q.queue) FROM "
+                "(SELECT DISTINCT queue FROM new_rows WHERE status = 'queued') q; RETURN NULL;",
+            ),
+            pgtrigger.Trigger(
+                name="pgflow_job_notify_requeue",
+                when=pgtrigger.After,
+                operation=pgtrigger.Update,
+                condition=pgtrigger.Q(new__status="queued")
+                & pgtrigger.Q(old__status__df=pgtrigger.F("new__status")),
+                func="PERFORM pg_notify('pgflow', NEW.queue); RETURN NULL;",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"job {self.pk} {self.task_name} [{self.status}]"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED
+
+    def refresh(self) -> Job:
+        """Reload from the database and return self, for scripts and tests."""
+        self.refresh_from_db()
+        return self

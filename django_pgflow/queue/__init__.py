@@ -1,0 +1,1 @@
+"""The Python side of the job queue: calls into the SQL functions."""

@@ -1,0 +1,177 @@
+"""Enqueue, cancel and retry from application code, inside the caller's transaction.
+
+These calls use Django's own connection, so a job enqueued inside
+``transaction.atomic()`` exists only if that transaction commits, and the
+workers' NOTIFY is delivered at commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import connections
+
+from .. import validation
+from ..conf import pgflow_settings
+from ..definitions import registry
+from ..definitions.task import JobOptions, JobSpec, options_from, settings_defaults
+from ..models import Job
+
+ENQUEUE_SQL = (
+    "SELECT * FROM pgflow.enqueue(%s, %s, %s::jsonb, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+
+
+def _resolved(spec: JobSpec) -> JobOptions:
+    options = spec.options.merged_over(settings_defaults())
+    validation.validate_options(options)
+    return options
+
+
+def _payload(spec: JobSpec) -> tuple[str, str]:
+    if not isinstance(spec.args, list | tuple):
+        raise validation.InvalidJobError(
+            f"args must be a list or tuple, got {type(spec.args).__name__}."
+        )
+    if not isinstance(spec.kwargs, dict):
+        raise validation.InvalidJobError(
+            f"kwargs must be a dict, got {type(spec.kwargs).__name__}."
+        )
+    limit = pgflow_settings.MAX_PAYLOAD_BYTES
+    args = validation.to_json(list(spec.args), "args")
+    kwargs = validation.to_json(spec.kwargs, "kwargs")
+    size = len(args.encode()) + len(kwargs.encode())
+    if size > limit:
+        raise validation.InvalidJobError(
+            f"The payload of {spec.task_name} (args and kwargs) is {size} bytes of JSON, over "
+            f"the limit of {limit} bytes (PGFLOW['MAX_PAYLOAD_BYTES']). Store large data "
+            "elsewhere and pass a reference."
+        )
+    return args, kwargs
+
+
+def enqueue_spec(spec: JobSpec, *, using: str = "default") -> Job:
+    """Validate and insert one job; returns it (or, for an active unique key, the holder)."""
+    options = _resolved(spec)
+    args, kwargs = _payload(spec)
+    params = [
+        options.queue,
+        spec.task_name,
+        args,
+        kwargs,
+        options.priority,
+        options.run_at,
+        options.delay,
+        options.max_attempts,
+        options.retry_delay,
+        options.max_retry_delay,
+        options.timeout,
+        options.unique_key,
+    ]
+    return next(iter(Job.objects.using(using).raw(ENQUEUE_SQL, params)))
+
+
+def enqueue(
+    task_name: str,
+    args: list[Any] | tuple[Any, ...] | None = None,
+    kwargs: dict[str, Any] | None = None,
+    *,
+    allow_unknown: bool = False,
+    using: str = "default",
+    **options: Any,
+) -> Job:
+    """Enqueue a task by its dotted name: ``enqueue("myapp.tasks.send", args=[42])``.
+
+    Options are those of ``Task.using``. Unset ones come from the task, then from
+    ``PGFLOW`` settings. ``allow_unknown=True`` queues a task this process does
+    not define (a worker elsewhere must).
+    """
+    spec = make_spec(task_name, args, kwargs, allow_unknown=allow_unknown, **options)
+    return enqueue_spec(spec, using=using)
+
+
+def make_spec(
+    task_name: str,
+    args: list[Any] | tuple[Any, ...] | None = None,
+    kwargs: dict[str, Any] | None = None,
+    *,
+    allow_unknown: bool = False,
+    **options: Any,
+) -> JobSpec:
+    validation.validate_task_name(task_name)
+    given = options_from({k: v for k, v in options.items() if v is not None})
+    if allow_unknown:
+        defaults = JobOptions()
+    else:
+        defaults = registry.get_task(task_name).options
+    return JobSpec(
+        task_name=task_name,
+        args=tuple(args) if isinstance(args, list | tuple) else args or (),  # type: ignore[arg-type]
+        kwargs=kwargs if kwargs is not None else {},
+        options=given.merged_over(defaults),
+    )
+
+
+def _spec_json(spec: JobSpec) -> dict[str, Any]:
+    options = _resolved(spec)
+    args, kwargs = _payload(spec)
+    run_at = options.run_at.isoformat() if isinstance(options.run_at, dt.datetime) else None
+    return {
+        "queue": options.queue,
+        "task_name": spec.task_name,
+        "args": json.loads(args),
+        "kwargs": json.loads(kwargs),
+        "priority": options.priority,
+        "run_at": run_at,
+        "delay": options.delay,
+        "max_attempts": options.max_attempts,
+        "retry_delay": options.retry_delay,
+        "max_retry_delay": options.max_retry_delay,
+        "timeout": options.timeout,
+        "unique_key": options.unique_key,
+    }
+
+
+def enqueue_many(specs: Iterable[JobSpec], *, using: str = "default") -> list[int]:
+    """Enqueue many jobs in one round trip; returns their ids in the order given.
+
+    Every spec is validated before anything is sent: one bad spec refuses the
+    whole batch and stores nothing.
+    """
+    items = []
+    for index, spec in enumerate(specs):
+        if not isinstance(spec, JobSpec):
+            raise validation.InvalidJobError(
+                f"enqueue_many takes job specs such as my_task.s(1, 2); item {index} is "
+                f"{type(spec).__name__}."
+            )
+        items.append(_spec_json(spec))
+    if not items:
+        return []
+    payload = json.dumps(items, separators=(",", ":"), ensure_ascii=False)
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT ord, id FROM pgflow.enqueue_many(%s::jsonb)", [payload])
+        rows = cursor.fetchall()
+    rows.sort()
+    return [row[1] for row in rows]
+
+
+def cancel_job(job_id: int, *, using: str = "default") -> bool:
+    """Cancel a queued or running job; False if it had already finished."""
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT pgflow.cancel(%s)", [job_id])
+        return bool(cursor.fetchone()[0])
+
+
+def retry_job(job_id: int, *, delay: float = 0, using: str = "default") -> bool:
+    """Requeue a failed or cancelled job with a fresh attempt budget."""
+    validation.validate_positive_number("delay", delay, allow_zero=True)
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT pgflow.retry(%s, %s)", [job_id, delay])
+        return bool(cursor.fetchone()[0])
+
+
+__all__ = ["cancel_job", "enqueue", "enqueue_many", "enqueue_spec", "options_from", "retry_job"]

@@ -1,0 +1,40 @@
+"""Retention: delete finished jobs older than ``PGFLOW['RETENTION']`` says, in batches."""
+
+from __future__ import annotations
+
+from django.db import close_old_connections, connections
+
+from ..conf import pgflow_settings
+
+STATUSES = ("completed", "failed", "cancelled")
+
+
+def prune_status(status: str, older_than: float, *, batch_size: int, alias: str) -> int:
+    """Delete, batch by batch, jobs of ``status`` finished more than ``older_than`` s ago."""
+    total = 0
+    with connections[alias].cursor() as cursor:
+        while True:
+            cursor.execute("SELECT pgflow.prune(%s, %s, %s)", [status, older_than, batch_size])
+            deleted = int(cursor.fetchone()[0])
+            total += deleted
+            if deleted < batch_size:
+                return total
+
+
+def prune_all(
+    *, retention: dict[str, float | None] | None = None, alias: str = "default"
+) -> dict[str, int]:
+    """Apply the retention policy to every finished status; returns rows deleted by status."""
+    close_old_connections()
+    policy = {**pgflow_settings.RETENTION, **(retention or {})}
+    batch = pgflow_settings.PRUNE_BATCH_SIZE
+    deleted = {}
+    for status in STATUSES:
+        seconds = policy.get(status)
+        if seconds is None:
+            continue  # kept forever
+        deleted[status] = prune_status(status, float(seconds), batch_size=batch, alias=alias)
+    with connections[alias].cursor() as cursor:
+        cursor.execute("SELECT pgflow.prune_workers(%s)", [max(policy.values(), default=0) or 0])
+        deleted["workers"] = int(cursor.fetchone()[0])
+    return deleted

@@ -1,0 +1,21 @@
+CREATE OR REPLACE FUNCTION pgflow.release(p_worker_id bigint, p_job_ids bigint[] DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_count integer;
+BEGIN
+    -- Handing back is not a failure: the attempt number stays spent (it is a
+    -- fencing token) but the failure budget is untouched.
+    UPDATE pgflow_job
+    SET status = 'queued', worker_id = NULL, lease_expires_at = NULL, run_at = now()
+    WHERE worker_id = p_worker_id AND status = 'started'
+      AND (p_job_ids IS NULL OR id = ANY (p_job_ids));
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
+END;
+$$;
+
+COMMENT ON FUNCTION pgflow.release(bigint, bigint[]) IS
+'Hands a worker''s started jobs (all, or those listed) back to the queue without counting a failure. Returns how many it released.';

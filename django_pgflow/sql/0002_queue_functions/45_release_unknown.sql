@@ -1,0 +1,21 @@
+CREATE OR REPLACE FUNCTION pgflow.release_unknown(p_worker_id bigint, p_known bigint[])
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_count integer;
+BEGIN
+    -- After a lost connection a worker cannot tell whether its last claim
+    -- committed: whatever it holds in the database but not in memory goes back.
+    UPDATE pgflow_job
+    SET status = 'queued', worker_id = NULL, lease_expires_at = NULL, run_at = now()
+    WHERE worker_id = p_worker_id AND status = 'started'
+      AND NOT (id = ANY (coalesce(p_known, '{}')));
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
+END;
+$$;
+
+COMMENT ON FUNCTION pgflow.release_unknown(bigint, bigint[]) IS
+'Hands back every started job of a worker except those it still knows it holds (p_known); used after a reconnect, when the fate of an in-flight claim is unknown.';

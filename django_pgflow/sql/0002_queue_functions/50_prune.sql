@@ -1,0 +1,30 @@
+CREATE OR REPLACE FUNCTION pgflow.prune(p_status text, p_older_than float8, p_batch_size integer DEFAULT 10000)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_count integer;
+BEGIN
+    IF p_status NOT IN ('completed', 'failed', 'cancelled') THEN
+        RAISE EXCEPTION 'pgflow: prune only removes finished jobs, not %', quote_literal(p_status)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_older_than IS NULL OR p_older_than < 0 THEN
+        RAISE EXCEPTION 'pgflow: prune age must be >= 0 seconds, got %', p_older_than
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    DELETE FROM pgflow_job
+    WHERE id IN (
+        SELECT id FROM pgflow_job
+        WHERE status = p_status AND finished_at < now() - make_interval(secs => p_older_than)
+        LIMIT p_batch_size
+        FOR UPDATE SKIP LOCKED
+    );
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
+END;
+$$;
+
+COMMENT ON FUNCTION pgflow.prune(text, float8, integer) IS
+'Deletes at most p_batch_size jobs of a finished status that finished more than p_older_than seconds ago; call until it returns 0.';

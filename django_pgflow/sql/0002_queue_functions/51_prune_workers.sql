@@ -1,0 +1,18 @@
+CREATE OR REPLACE FUNCTION pgflow.prune_workers(p_older_than float8)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_count integer;
+BEGIN
+    DELETE FROM pgflow_worker w
+    WHERE w.state = 'stopped' AND w.stopped_at < now() - make_interval(secs => p_older_than)
+      AND NOT EXISTS (SELECT 1 FROM pgflow_job j WHERE j.worker_id = w.id AND j.status = 'started');
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
+END;
+$$;
+
+COMMENT ON FUNCTION pgflow.prune_workers(float8) IS
+'Deletes worker rows stopped more than p_older_than seconds ago that hold no job.';

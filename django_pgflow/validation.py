@@ -1,0 +1,182 @@
+"""Validation of what callers hand us, with errors that name the culprit.
+
+Everything here runs before anything is written, so a refused call stores
+nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+from typing import Any
+
+from .exceptions import InvalidJobError
+
+QUEUE_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.\-]{0,62}")
+TASK_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+PRIORITY_MIN, PRIORITY_MAX = -32768, 32767
+MAX_JSON_DEPTH = 100
+
+
+def validate_queue_name(name: Any) -> str:
+    if not isinstance(name, str) or not QUEUE_NAME_RE.fullmatch(name):
+        raise InvalidJobError(
+            f"Invalid queue name {name!r}: use 1-63 lowercase letters, digits, '_', '-' "
+            "or '.', starting with a letter or digit."
+        )
+    return name
+
+
+def validate_priority(priority: Any) -> int:
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise InvalidJobError(
+            f"Invalid priority {priority!r} ({type(priority).__name__}): "
+            "priority must be an int."
+        )
+    if not PRIORITY_MIN <= priority <= PRIORITY_MAX:
+        raise InvalidJobError(
+            f"Invalid priority {priority}: must be between {PRIORITY_MIN} and {PRIORITY_MAX}."
+        )
+    return priority
+
+
+def validate_positive_number(name: str, value: Any, *, allow_zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        raise InvalidJobError(f"{name} must be a number of seconds, got {value!r}.")
+    if value < 0 or (value == 0 and not allow_zero) or math.isinf(value):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise InvalidJobError(f"{name} must be a finite number of seconds {bound}, got {value!r}.")
+    return float(value)
+
+
+def validate_max_attempts(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidJobError(f"max_attempts must be an int >= 1, got {value!r}.")
+    if value > 1_000_000:
+        raise InvalidJobError(f"max_attempts must be at most 1000000, got {value!r}.")
+    return value
+
+
+def validate_run_at(run_at: Any) -> dt.datetime:
+    if not isinstance(run_at, dt.datetime):
+        raise InvalidJobError(
+            f"run_at must be a datetime, got {type(run_at).__name__} ({run_at!r})."
+        )
+    if run_at.tzinfo is None or run_at.tzinfo.utcoffset(run_at) is None:
+        raise InvalidJobError(
+            f"run_at {run_at.isoformat()} has no time zone: pass an aware datetime, "
+            "e.g. django.utils.timezone.now() + timedelta(...)."
+        )
+    return run_at
+
+
+def validate_unique_key(key: Any) -> str:
+    if not isinstance(key, str) or not key or len(key) > 255 or "\x00" in key:
+        raise InvalidJobError(
+            f"unique_key must be a non-empty string of at most 255 characters without NUL, "
+            f"got {key!r:.80}."
+        )
+    return key
+
+
+def _find_non_json(value: Any, path: str, depth: int) -> str | None:
+    """Return a description of the first value that is not plain JSON, or None."""
+    if depth > MAX_JSON_DEPTH:
+        return f"{path} is nested deeper than {MAX_JSON_DEPTH} levels"
+    if value is None or isinstance(value, bool | int):
+        return None
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return f"{path} is {value!r}, which JSON cannot represent"
+        return None
+    if isinstance(value, str):
+        if "\x00" in value:
+            return f"{path} contains a NUL character, which PostgreSQL JSON cannot store"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"{path} is not valid UTF-8 text ({value!r:.60})"
+        return None
+    if isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found = _find_non_json(item, f"{path}[{index}]", depth + 1)
+            if found:
+                return found
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"{path} has a key {key!r} of type {type(key).__name__}; keys must be str"
+            found = _find_non_json(key, f"{path} key {key!r:.40}", depth + 1)
+            found = found or _find_non_json(item, f"{path}[{key!r}]", depth + 1)
+            if found:
+                return found
+        return None
+    return f"{path} is {value!r:.80} of type {type(value).__name__}, which is not JSON"
+
+
+def to_json(value: Any, what: str, max_bytes: int | None = None) -> str:
+    """Serialise ``value`` to JSON text or raise ``InvalidJobError`` naming the culprit."""
+    problem = _find_non_json(value, what, 0)
+    if problem:
+        raise InvalidJobError(f"Not JSON: {problem}.")
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    if max_bytes is not None and len(text.encode("utf-8")) > max_bytes:
+        raise InvalidJobError(
+            f"{what} is {len(text.encode('utf-8'))} bytes of JSON, over the limit of "
+            f"{max_bytes} bytes (PGFLOW['MAX_PAYLOAD_BYTES']). Store large data elsewhere "
+            "and pass a reference."
+        )
+    return text
+
+
+def validate_task_name(name: Any) -> str:
+    if not isinstance(name, str) or len(name) > 255 or not TASK_NAME_RE.fullmatch(name):
+        raise InvalidJobError(
+            f"Invalid task name {name!r}: use a dotted Python path such as "
+            "'myapp.tasks.send_welcome' (at most 255 characters)."
+        )
+    return name
+
+
+def validate_declared_queue(name: str) -> str:
+    """Refuse a queue that ``PGFLOW['QUEUES']`` does not declare, when it declares any."""
+    from .conf import pgflow_settings
+
+    declared = pgflow_settings.QUEUES
+    if declared and name not in declared and name != pgflow_settings.DEFAULT_QUEUE:
+        raise InvalidJobError(
+            f"Unknown queue {name!r}: PGFLOW['QUEUES'] declares "
+            f"{', '.join(sorted(declared))}. Declare it there, or use one of those."
+        )
+    return name
+
+
+def validate_options(options: Any, *, check_queue_declared: bool = True) -> None:
+    """Check every option that is set; unset ones (None) are left to defaults."""
+    if options.queue is not None:
+        validate_queue_name(options.queue)
+        if check_queue_declared:
+            validate_declared_queue(options.queue)
+    if options.priority is not None:
+        validate_priority(options.priority)
+    if options.max_attempts is not None:
+        validate_max_attempts(options.max_attempts)
+    if options.retry_delay is not None:
+        validate_positive_number("retry_delay", options.retry_delay, allow_zero=True)
+    if options.max_retry_delay is not None:
+        validate_positive_number("max_retry_delay", options.max_retry_delay, allow_zero=True)
+    if options.timeout is not None:
+        validate_positive_number("timeout", options.timeout)
+    if getattr(options, "delay", None) is not None:
+        if isinstance(options.delay, dt.timedelta):
+            raise InvalidJobError("delay takes seconds (a number); pass delay.total_seconds().")
+        validate_positive_number("delay", options.delay, allow_zero=True)
+    if getattr(options, "run_at", None) is not None:
+        validate_run_at(options.run_at)
+        if options.delay is not None:
+            raise InvalidJobError("Pass run_at or delay, not both.")
+    if getattr(options, "unique_key", None) is not None:
+        validate_unique_key(options.unique_key)

@@ -1,0 +1,1 @@
+"""The worker: ``runworkers`` claims jobs, runs them in threads, reports back."""

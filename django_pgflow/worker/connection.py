@@ -1,0 +1,109 @@
+"""Dedicated psycopg connections for the worker, apart from Django's.
+
+The worker's claim, report, heartbeat and LISTEN loops each own one
+autocommit connection; tasks keep using Django's connections as usual.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import psycopg
+from django.db import connections
+
+logger = logging.getLogger("django_pgflow.worker")
+
+T = TypeVar("T")
+
+# Django-only keys of DATABASES[...]["OPTIONS"] that psycopg.connect() rejects.
+_DJANGO_ONLY_OPTIONS = {"isolation_level", "server_side_binding", "assume_role", "pool"}
+
+
+def connection_kwargs(alias: str = "default") -> dict[str, Any]:
+    settings = connections[alias].settings_dict
+    kwargs: dict[str, Any] = {
+        "dbname": settings.get("NAME") or "postgres",
+        "user": settings.get("USER") or None,
+        "password": settings.get("PASSWORD") or None,
+        "host": settings.get("HOST") or None,
+        "port": settings.get("PORT") or None,
+    }
+    options = {
+        k: v for k, v in (settings.get("OPTIONS") or {}).items() if k not in _DJANGO_ONLY_OPTIONS
+    }
+    kwargs.update(options)
+    return {k: v for k, v in kwargs.items() if v is not None}
+
+
+def connect(purpose: str, alias: str = "default") -> psycopg.Connection[Any]:
+    conn = psycopg.connect(
+        autocommit=True, application_name=f"pgflow {purpose}", **connection_kwargs(alias)
+    )
+    return conn
+
+
+class ResilientConnection:
+    """One autocommit connection that reconnects, with backoff, when it breaks.
+
+    ``run(fn)`` calls ``fn(conn)`` and, after a lost connection, reconnects and
+    calls ``on_reconnect(conn)`` before trying ``fn`` again. Every operation
+    passed here must be safe to repeat: ours are fenced by attempt numbers.
+    """
+
+    def __init__(
+        self,
+        purpose: str,
+        *,
+        alias: str = "default",
+        should_stop: Callable[[], bool] = lambda: False,
+        on_reconnect: Callable[[psycopg.Connection[Any]], None] | None = None,
+        max_backoff: float = 5.0,
+    ) -> None:
+        self.purpose = purpose
+        self.alias = alias
+        self.should_stop = should_stop
+        self.on_reconnect = on_reconnect
+        self.max_backoff = max_backoff
+        self._conn: psycopg.Connection[Any] | None = None
+        self.reconnects = 0
+
+    @property
+    def conn(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            self._conn = connect(self.purpose, self.alias)
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:  # noqa: BLE001 - closing a broken connection
+                pass
+            self._conn = None
+
+    def run(self, fn: Callable[[psycopg.Connection[Any]], T], *, give_up_on_stop: bool = True) -> T:
+        delay = 0.05
+        broken = False
+        while True:
+            try:
+                conn = self.conn
+                if broken and self.on_reconnect is not None:
+                    self.on_reconnect(conn)
+                return fn(conn)
+            except psycopg.OperationalError as error:
+                broken = True
+                self.reconnects += 1
+                self.close()
+                if give_up_on_stop and self.should_stop():
+                    raise
+                logger.warning(
+                    "pgflow %s connection lost (%s); reconnecting in %.2fs",
+                    self.purpose,
+                    str(error).strip().splitlines()[0] if str(error).strip() else "no detail",
+                    delay,
+                )
+                time.sleep(delay)
+                delay = min(delay * 2, self.max_backoff)

@@ -1,0 +1,98 @@
+"""Running one claimed job's task body, and describing how it ended."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import close_old_connections
+
+from ..definitions import registry
+from ..definitions.context import JobContext, reset_current_job, set_current_job
+from ..validation import to_json
+
+_loops = threading.local()
+
+
+@dataclass
+class ClaimedJob:
+    """A job row as the claim returned it, plus the worker's bookkeeping."""
+
+    id: int
+    queue: str
+    task_name: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    attempt: int
+    priority: int
+    timeout: float
+    deadline: float = 0.0  # time.monotonic() after which it has timed out
+    started: bool = False
+    abandoned: bool = False
+    thread_name: str | None = field(default=None, repr=False)
+
+
+@dataclass
+class Outcome:
+    """How an attempt ended: a JSON result, or an error to record."""
+
+    job: ClaimedJob
+    ok: bool
+    result_json: str | None = None
+    error: dict[str, Any] | None = None
+    retry: bool = True
+
+
+def error_payload(exc: BaseException, *, with_traceback: bool = True) -> dict[str, Any]:
+    tb = "".join(traceback.format_exception(exc)) if with_traceback else None
+    return {"error": type(exc).__name__, "message": str(exc)[:10_000], "traceback": tb}
+
+
+def _event_loop() -> asyncio.AbstractEventLoop:
+    loop = getattr(_loops, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = asyncio.new_event_loop()
+        _loops.loop = loop
+    return loop
+
+
+def execute(job: ClaimedJob, worker_id: int | None) -> Outcome:
+    """Run the task body of ``job`` in this thread and return its outcome."""
+    try:
+        task = registry.get_task(job.task_name)
+    except Exception as exc:  # noqa: BLE001 - reported as the job's error
+        return Outcome(job, ok=False, error=error_payload(exc, with_traceback=False))
+    context = JobContext(
+        job_id=job.id,
+        attempt=job.attempt,
+        queue=job.queue,
+        task_name=job.task_name,
+        worker_id=worker_id,
+        timeout=job.timeout,
+    )
+    token = set_current_job(context)
+    close_old_connections()
+    try:
+        args = [context, *job.args] if task.takes_context else list(job.args)
+        value = task.func(*args, **job.kwargs)
+        if task.is_async:
+            value = _event_loop().run_until_complete(value)
+    except Exception as exc:  # noqa: BLE001 - any task error is the job's error
+        return Outcome(job, ok=False, error=error_payload(exc))
+    finally:
+        reset_current_job(token)
+        close_old_connections()
+    try:
+        result_json = to_json(value, "result") if value is not None else "null"
+    except ValueError as exc:
+        # The same value would be returned again: retrying cannot help.
+        return Outcome(job, ok=False, error=error_payload(exc, with_traceback=False), retry=False)
+    return Outcome(job, ok=True, result_json=result_json)
+
+
+def json_or_null(text: str | None) -> Any:
+    return None if text is None else json.loads(text)

@@ -1,0 +1,51 @@
+"""LISTEN for new work, so an idle worker starts a job as soon as it commits."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import psycopg
+
+from .connection import connect
+
+logger = logging.getLogger("django_pgflow.worker")
+
+CHANNEL = "pgflow"
+
+
+class Listener(threading.Thread):
+    """Sets ``wake`` whenever a job is queued (or requeued) on one of ``queues``.
+
+    Notifications are a latency optimisation only: the worker still polls, so
+    a notification lost while reconnecting costs at most one poll interval.
+    """
+
+    def __init__(
+        self, queues: list[str], wake: threading.Event, stop: threading.Event, alias: str
+    ) -> None:
+        super().__init__(name="pgflow-listener", daemon=True)
+        self.queues = set(queues)
+        self.wake = wake
+        self.stop = stop
+        self.alias = alias
+
+    def run(self) -> None:
+        delay = 0.05
+        while not self.stop.is_set():
+            try:
+                with connect("listener", self.alias) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    delay = 0.05
+                    self.wake.set()  # anything queued while we were away
+                    while not self.stop.is_set():
+                        for notify in conn.notifies(timeout=0.5):
+                            if not self.queues or notify.payload in self.queues:
+                                self.wake.set()
+            except psycopg.Error as error:
+                if self.stop.is_set():
+                    return
+                logger.warning("pgflow listener lost its connection (%s); retrying", error)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)

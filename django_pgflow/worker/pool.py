@@ -1,0 +1,93 @@
+"""A pool of task threads whose stuck members can be abandoned and replaced.
+
+A Python thread cannot be killed. When a job times out, the worker reports
+it failed and frees its slot; the thread running it is marked abandoned and
+a fresh thread takes its place, so one stuck task never shrinks the pool.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import threading
+from collections.abc import Callable
+
+from .execution import ClaimedJob, Outcome
+
+logger = logging.getLogger("django_pgflow.worker")
+
+_STOP = object()
+
+
+class TaskPool:
+    def __init__(
+        self,
+        size: int,
+        run: Callable[[ClaimedJob], Outcome],
+        on_outcome: Callable[[Outcome], None],
+    ) -> None:
+        self.size = size
+        self._run = run
+        self._on_outcome = on_outcome
+        self._inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._names = itertools.count(1)
+        self._lock = threading.Lock()
+        self._threads: dict[str, threading.Thread] = {}
+        self.abandoned = 0
+
+    def start(self) -> None:
+        for _ in range(self.size):
+            self._spawn()
+
+    def _spawn(self) -> None:
+        name = f"pgflow-task-{next(self._names)}"
+        thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        with self._lock:
+            self._threads[name] = thread
+        thread.start()
+
+    def submit(self, job: ClaimedJob) -> None:
+        self._inbox.put(job)
+
+    def abandon(self, job: ClaimedJob) -> None:
+        """Give up on a running job's thread and start a replacement."""
+        with self._lock:
+            job.abandoned = True
+            if job.thread_name and self._threads.pop(job.thread_name, None) is not None:
+                self.abandoned += 1
+                replace = True
+            else:
+                replace = False
+        if replace:
+            self._spawn()
+
+    def stop(self) -> None:
+        with self._lock:
+            count = len(self._threads)
+        for _ in range(count):
+            self._inbox.put(_STOP)
+
+    def _loop(self) -> None:
+        me = threading.current_thread().name
+        while True:
+            item = self._inbox.get()
+            if item is _STOP:
+                return
+            assert isinstance(item, ClaimedJob)
+            with self._lock:
+                if item.abandoned:
+                    continue
+                item.thread_name = me
+                item.started = True
+            outcome = self._run(item)
+            with self._lock:
+                replaced = me not in self._threads
+            if replaced or item.abandoned:
+                logger.warning(
+                    "job %s attempt %s finished after it was given up on; its result is discarded",
+                    item.id,
+                    item.attempt,
+                )
+                return  # a fresh thread took this one's place
+            self._on_outcome(outcome)

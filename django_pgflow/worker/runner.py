@@ -1,0 +1,300 @@
+"""One worker process: claim, run in threads, report, until told to stop.
+
+The main loop owns the claim-and-report connection; a listener thread wakes
+it on NOTIFY; a heartbeat thread keeps leases and the worker row alive; task
+threads run the task bodies and hand outcomes back through a queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import signal
+import threading
+import time
+from types import FrameType
+from typing import Any
+
+import psycopg
+
+from ..exceptions import JobTimeoutError
+from . import sql
+from .connection import ResilientConnection
+from .execution import ClaimedJob, Outcome, error_payload, execute
+from .heartbeat import Heartbeat
+from .listener import Listener
+from .options import WorkerOptions
+from .pool import TaskPool
+
+logger = logging.getLogger("django_pgflow.worker")
+
+EXIT_OK = 0
+EXIT_TIMEOUT_RESTART = 3
+
+
+class Worker:
+    def __init__(self, options: WorkerOptions) -> None:
+        self.options = options
+        self.worker_id: int | None = None
+        self.inflight: dict[int, ClaimedJob] = {}
+        self.outcomes: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
+        self.wake = threading.Event()
+        self.stop_event = threading.Event()  # stops the helper threads
+        self.stopping = False
+        self.immediate = False
+        self.exit_code = EXIT_OK
+        self.db = ResilientConnection(
+            "worker",
+            alias=options.alias,
+            on_reconnect=self._after_reconnect,
+            should_stop=lambda: self.immediate,
+        )
+        self.pool = TaskPool(options.concurrency, self._execute, self._deliver)
+        self.stats = {"completed": 0, "failed": 0, "retried": 0, "timed_out": 0, "late": 0}
+        self.ready = threading.Event()
+
+    # -- control ---------------------------------------------------------
+
+    def request_stop(self, immediate: bool = False) -> None:
+        """Stop claiming; finish running jobs (unless ``immediate``); then exit."""
+        self.immediate = self.immediate or immediate
+        self.stopping = True
+        self.wake.set()
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self.stopping:
+            logger.warning("second signal: stopping at once")
+            self.request_stop(immediate=True)
+        else:
+            logger.warning(
+                "signal %s: finishing running jobs (up to %.0fs), then stopping",
+                signal.Signals(signum).name,
+                self.options.shutdown_timeout,
+            )
+            self.request_stop()
+
+    def _install_signals(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+
+    # -- task threads ----------------------------------------------------
+
+    def _execute(self, job: ClaimedJob) -> Outcome:
+        return execute(job, self.worker_id)
+
+    def _deliver(self, outcome: Outcome) -> None:
+        self.outcomes.put(outcome)
+        self.wake.set()
+
+    # -- main loop -------------------------------------------------------
+
+    def run(self) -> int:
+        if self.options.install_signals:
+            self._install_signals()
+        opts = self.options
+        self.worker_id = self.db.run(
+            lambda c: sql.register_worker(c, opts.queues, opts.concurrency)
+        )
+        logger.info("worker %s started (queues=%s)", self.worker_id, opts.queues or "all")
+        helpers: list[threading.Thread] = [
+            Listener(opts.queues, self.wake, self.stop_event, opts.alias),
+            Heartbeat(
+                self.worker_id,
+                interval=opts.heartbeat_interval,
+                lease_margin=opts.lease_margin,
+                dead_after=opts.dead_after,
+                prune_interval=opts.prune_interval,
+                prune=self._prune,
+                stop=self.stop_event,
+                alias=opts.alias,
+            ),
+        ]
+        for helper in helpers:
+            helper.start()
+        self.pool.start()
+        self.ready.set()
+        try:
+            self._loop()
+            self._drain()
+        finally:
+            self._shutdown(helpers)
+        return self.exit_code
+
+    def _loop(self) -> None:
+        opts = self.options
+        while not self.stopping:
+            self.wake.clear()
+            self._flush()
+            self._check_timeouts()
+            if self.stopping:
+                break
+            free = opts.held_limit - len(self.inflight)
+            wanted = min(free, opts.batch_size or opts.concurrency)
+            claimed = self._claim(wanted) if wanted > 0 else 0
+            if opts.burst and claimed == 0 and not self.inflight and self._nothing_pending():
+                logger.info("burst: nothing ready or running; exiting")
+                return
+            if claimed and claimed == wanted:
+                continue  # probably more ready: claim again before sleeping
+            self.wake.wait(self._sleep_time())
+
+    def _claim(self, limit: int) -> int:
+        assert self.worker_id is not None
+        wid = self.worker_id
+        jobs = self.db.run(
+            lambda c: sql.claim(c, wid, self.options.queues, limit, self.options.lease_margin)
+        )
+        now = time.monotonic()
+        for job in jobs:
+            job.deadline = now + job.timeout
+            self.inflight[job.id] = job
+            self.pool.submit(job)
+        return len(jobs)
+
+    def _nothing_pending(self) -> bool:
+        return not self.db.run(lambda c: sql.has_pending(c, self.options.queues))
+
+    def _sleep_time(self) -> float:
+        timeout = self.options.poll_interval
+        if self.inflight:
+            nearest = min(job.deadline for job in self.inflight.values()) - time.monotonic()
+            timeout = max(0.0, min(timeout, nearest + 0.001))
+        return timeout
+
+    def _after_reconnect(self, conn: psycopg.Connection[Any]) -> None:
+        if self.worker_id is None:
+            return
+        released = sql.release_unknown(conn, self.worker_id, list(self.inflight))
+        if released:
+            logger.warning("handed back %d job(s) claimed as the connection broke", released)
+
+    # -- reporting -------------------------------------------------------
+
+    def _take_outcomes(self) -> list[Outcome]:
+        outcomes = []
+        while True:
+            try:
+                outcomes.append(self.outcomes.get_nowait())
+            except queue.Empty:
+                return outcomes
+
+    def _flush(self) -> None:
+        outcomes = [o for o in self._take_outcomes() if self._still_ours(o.job)]
+        if not outcomes:
+            return
+        done = [o for o in outcomes if o.ok]
+        if done:
+            self._report_completed(done)
+        for outcome in outcomes:
+            if not outcome.ok:
+                self._report_failed(outcome.job, outcome.error or {}, retry=outcome.retry)
+
+    def _still_ours(self, job: ClaimedJob) -> bool:
+        held = self.inflight.get(job.id)
+        return held is not None and held.attempt == job.attempt and not job.abandoned
+
+    def _report_completed(self, done: list[Outcome]) -> None:
+        triples = [(o.job.id, o.job.attempt, o.result_json or "null") for o in done]
+        try:
+            applied = self.db.run(lambda c: sql.complete_many(c, triples))
+        except psycopg.Error as error:
+            # One bad row must not sink the batch: report each on its own.
+            logger.warning("batch completion failed (%s); reporting one by one", error)
+            applied = set()
+            for triple in triples:
+                try:
+                    applied |= self.db.run(lambda c, t=triple: sql.complete_many(c, [t]))
+                except psycopg.Error as single:
+                    self._report_failed(
+                        self.inflight[triple[0]], error_payload(single), retry=False
+                    )
+        for outcome in done:
+            job = outcome.job
+            if self.inflight.pop(job.id, None) is None:
+                continue
+            if job.id in applied:
+                self.stats["completed"] += 1
+            else:
+                self.stats["late"] += 1
+                logger.warning(
+                    "late completion of job %s attempt %s ignored: the attempt no longer "
+                    "holds the job (lease expired, cancelled or reaped)",
+                    job.id,
+                    job.attempt,
+                )
+
+    def _report_failed(self, job: ClaimedJob, error: dict[str, Any], retry: bool) -> None:
+        status = self.db.run(lambda c: sql.fail(c, job.id, job.attempt, error, retry))
+        self.inflight.pop(job.id, None)
+        if status is None:
+            self.stats["late"] += 1
+            logger.warning("late failure of job %s attempt %s ignored", job.id, job.attempt)
+        elif status == "queued":
+            self.stats["retried"] += 1
+        else:
+            self.stats["failed"] += 1
+
+    def _check_timeouts(self) -> None:
+        now = time.monotonic()
+        for job in [j for j in self.inflight.values() if j.deadline <= now]:
+            self.pool.abandon(job)
+            self.stats["timed_out"] += 1
+            error = error_payload(
+                JobTimeoutError(
+                    f"job {job.id} ({job.task_name}) ran past its timeout of {job.timeout:g}s "
+                    f"(attempt {job.attempt})"
+                ),
+                with_traceback=False,
+            )
+            logger.warning("job %s attempt %s timed out", job.id, job.attempt)
+            was_running = job.started
+            self._report_failed(job, error, retry=True)
+            if was_running and self.options.exit_on_timeout and not self.stopping:
+                # Under a supervisor, a process restart is how a stuck thread is killed.
+                self.exit_code = EXIT_TIMEOUT_RESTART
+                self.request_stop()
+
+    # -- stopping --------------------------------------------------------
+
+    def _release(self, jobs: list[ClaimedJob]) -> None:
+        if not jobs or self.worker_id is None:
+            return
+        wid = self.worker_id
+        for job in jobs:
+            self.pool.abandon(job)
+            self.inflight.pop(job.id, None)
+        ids = [j.id for j in jobs]
+        released = self.db.run(lambda c: sql.release(c, wid, ids), give_up_on_stop=False)
+        logger.info("handed back %d job(s)", released)
+
+    def _drain(self) -> None:
+        """Hand back waiting jobs; give running ones the shutdown timeout to finish."""
+        self._release([j for j in self.inflight.values() if not j.started])
+        deadline = time.monotonic() + self.options.shutdown_timeout
+        while self.inflight and not self.immediate and time.monotonic() < deadline:
+            self.wake.clear()
+            self._flush()
+            self._check_timeouts()
+            if self.inflight:
+                self.wake.wait(min(0.1, max(0.0, deadline - time.monotonic())))
+        self._flush()
+        self._release(list(self.inflight.values()))
+
+    def _shutdown(self, helpers: list[threading.Thread]) -> None:
+        self.stop_event.set()
+        self.pool.stop()
+        if self.worker_id is not None:
+            wid = self.worker_id
+            try:
+                self.db.run(lambda c: sql.stop_worker(c, wid), give_up_on_stop=False)
+            except psycopg.Error:
+                logger.exception("could not mark worker %s stopped", wid)
+        for helper in helpers:
+            helper.join(timeout=2)
+        self.db.close()
+        logger.info("worker %s stopped: %s", self.worker_id, self.stats)
+
+    def _prune(self) -> int:
+        from ..queue.retention import prune_all
+
+        return sum(prune_all(alias=self.options.alias).values())

@@ -1,0 +1,113 @@
+"""The worker's calls into the SQL core, one function each, on its own connections."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from .execution import ClaimedJob
+
+Conn = psycopg.Connection[Any]
+
+
+def register_worker(conn: Conn, queues: list[str], concurrency: int) -> int:
+    row = conn.execute(
+        "SELECT pgflow.register_worker(%s, %s, %s, %s)",
+        [socket.gethostname(), os.getpid(), Jsonb(queues), concurrency],
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def claim(
+    conn: Conn, worker_id: int, queues: list[str], limit: int, lease_margin: float
+) -> list[ClaimedJob]:
+    rows = conn.execute(
+        "SELECT id, queue, task_name, args, kwargs, attempts, priority, timeout "
+        "FROM pgflow.claim(%s, %s, %s, %s)",
+        [worker_id, queues or None, limit, lease_margin],
+        prepare=True,
+    ).fetchall()
+    jobs = [
+        ClaimedJob(
+            id=r[0],
+            queue=r[1],
+            task_name=r[2],
+            args=r[3],
+            kwargs=r[4],
+            attempt=r[5],
+            priority=r[6],
+            timeout=r[7],
+        )
+        for r in rows
+    ]
+    # RETURNING has no order: run in the order the claim chose.
+    jobs.sort(key=lambda j: (-j.priority, j.id))
+    return jobs
+
+
+def complete_many(conn: Conn, jobs: list[tuple[int, int, str]]) -> set[int]:
+    """Report (id, attempt, result JSON) triples; returns the ids that were applied."""
+    ids = [j[0] for j in jobs]
+    attempts = [j[1] for j in jobs]
+    results = "[" + ",".join(j[2] for j in jobs) + "]"
+    rows = conn.execute(
+        "SELECT pgflow.complete_many(%s, %s, "
+        "ARRAY(SELECT value FROM jsonb_array_elements(%s::jsonb)))",
+        [ids, attempts, results],
+        prepare=True,
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def fail(
+    conn: Conn, job_id: int, attempt: int, error: dict[str, Any], retry: bool = True
+) -> str | None:
+    row = conn.execute(
+        "SELECT pgflow.fail(%s, %s, %s::jsonb, %s)",
+        [job_id, attempt, json.dumps(error, default=str), retry],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def release(conn: Conn, worker_id: int, job_ids: list[int] | None = None) -> int:
+    row = conn.execute("SELECT pgflow.release(%s, %s)", [worker_id, job_ids]).fetchone()
+    return int(row[0]) if row else 0
+
+
+def release_unknown(conn: Conn, worker_id: int, known: list[int]) -> int:
+    row = conn.execute("SELECT pgflow.release_unknown(%s, %s)", [worker_id, known]).fetchone()
+    return int(row[0]) if row else 0
+
+
+def heartbeat(conn: Conn, worker_id: int, lease_margin: float) -> int:
+    row = conn.execute("SELECT pgflow.heartbeat(%s, %s)", [worker_id, lease_margin]).fetchone()
+    return int(row[0]) if row else -1
+
+
+def reap(conn: Conn, dead_after: float) -> int:
+    row = conn.execute("SELECT pgflow.reap(%s)", [dead_after]).fetchone()
+    return int(row[0]) if row else 0
+
+
+def stop_worker(conn: Conn, worker_id: int) -> int:
+    row = conn.execute("SELECT pgflow.stop_worker(%s)", [worker_id]).fetchone()
+    return int(row[0]) if row else 0
+
+
+def has_pending(conn: Conn, queues: list[str]) -> bool:
+    """Is any job of these queues ready now, waiting to retry, or running anywhere?"""
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM pgflow_job WHERE status = 'queued' "
+        "AND (run_at <= now() OR failures > 0) "
+        "AND (%(q)s::text[] IS NULL OR queue = ANY (%(q)s::text[]))) "
+        "OR EXISTS (SELECT 1 FROM pgflow_job WHERE status = 'started' "
+        "AND (%(q)s::text[] IS NULL OR queue = ANY (%(q)s::text[])))",
+        {"q": queues or None},
+    ).fetchone()
+    return bool(row and row[0])

@@ -1,0 +1,77 @@
+"""``runworkers --processes N``: N worker processes under one supervisor.
+
+The supervisor forwards SIGTERM/SIGINT to its children, restarts a child that
+dies unexpectedly (after a short backoff), and exits once every child has.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from types import FrameType
+
+logger = logging.getLogger("django_pgflow.worker")
+
+
+class Supervisor:
+    def __init__(self, processes: int, child_args: list[str], restart: bool = True) -> None:
+        self.processes = processes
+        self.child_args = child_args
+        self.restart = restart
+        self.children: dict[int, subprocess.Popen[bytes]] = {}
+        self.stopping = False
+        self.signals = 0
+        self.restarts = 0
+
+    def _command(self) -> list[str]:
+        return [sys.executable, "-m", "django", "runworkers", *self.child_args, "--supervised"]
+
+    def _environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        # The child runs `python -m django`: give it the parent's import path so it
+        # finds the same settings module wherever it is started from.
+        paths = [p for p in sys.path if p] + env.get("PYTHONPATH", "").split(os.pathsep)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+        return env
+
+    def _spawn(self, slot: int) -> None:
+        child = subprocess.Popen(self._command(), env=self._environment())
+        self.children[slot] = child
+        logger.info("started worker process %s (slot %s)", child.pid, slot)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.stopping = True
+        self.signals += 1
+        for child in self.children.values():
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        for slot in range(self.processes):
+            self._spawn(slot)
+        worst = 0
+        while self.children:
+            time.sleep(0.2)
+            for slot, child in list(self.children.items()):
+                code = child.poll()
+                if code is None:
+                    continue
+                del self.children[slot]
+                if self.stopping or code == 0:
+                    worst = worst if code in (0, -signal.SIGTERM) else max(worst, abs(code))
+                    continue
+                if self.restart:
+                    logger.warning("worker process %s exited with %s; restarting", child.pid, code)
+                    self.restarts += 1
+                    time.sleep(0.5 if code == 3 else 1.0)
+                    if not self.stopping:
+                        self._spawn(slot)
+                else:
+                    worst = max(worst, abs(code))
+        return worst
