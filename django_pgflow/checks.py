@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, register
@@ -28,7 +28,7 @@ def _check_value(key: str, value: Any) -> list[CheckMessage]:
                 id="pgflow.E002",
             )
         ]
-    if option.minimum is not None and value < option.minimum:
+    if option.minimum is not None and cast(float, value) < option.minimum:
         return [
             Error(
                 f"PGFLOW[{key!r}] must be at least {option.minimum}, got {value!r}.",

@@ -38,9 +38,7 @@ OPTIONS: dict[str, Option] = {
     "DEFAULT_TIMEOUT": Option(NUMBER, 300, "Seconds a job may run before it times out.", 0.001),
     "DEFAULT_RETRY_DELAY": Option(NUMBER, 1.0, "Base of the exponential retry backoff (s).", 0),
     "DEFAULT_MAX_RETRY_DELAY": Option(NUMBER, 3600.0, "Cap of the retry backoff (s).", 0),
-    "LEASE_MARGIN": Option(
-        NUMBER, 30.0, "Seconds added to a job's timeout to form its lease.", 0
-    ),
+    "LEASE_MARGIN": Option(NUMBER, 30.0, "Seconds added to a job's timeout to form its lease.", 0),
     "HEARTBEAT_INTERVAL": Option(NUMBER, 5.0, "Seconds between worker heartbeats.", 0.05),
     "WORKER_DEAD_AFTER": Option(
         NUMBER,

@@ -78,13 +78,14 @@ class Job(models.Model):
     run_at = models.DateTimeField(help_text="Not claimed before this time (database clock).")
     attempts = models.IntegerField(default=0, help_text="Attempts started so far.")
     failures = models.IntegerField(
-        default=0, help_text="Failed attempts counted against max_attempts since the last manual retry."
+        default=0,
+        help_text="Failed attempts counted against max_attempts since the last manual retry.",
     )
     max_attempts = models.IntegerField(default=3)
     retry_delay = models.FloatField(default=1.0, help_text="Backoff base, seconds.")
     max_retry_delay = models.FloatField(default=3600.0, help_text="Backoff cap, seconds.")
     timeout = models.FloatField(default=300.0, help_text="Seconds an attempt may run.")
-    unique_key = models.CharField(max_length=255, null=True, blank=True)
+    unique_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     worker = models.ForeignKey(
         Worker,
         null=True,
@@ -105,7 +106,8 @@ class Job(models.Model):
     class Meta:
         db_table = "pgflow_job"
         indexes = [
-            # The claim's ORDER BY matches these exactly (invariant 7).
+            # The single-queue claim's ORDER BY matches this one exactly (invariant 7);
+            # the any-queue claim's index is created in sql/0002_queue_functions.
             models.Index(
                 "queue",
                 models.F("priority").desc(),
@@ -115,19 +117,18 @@ class Job(models.Model):
                 condition=Q(status="queued"),
             ),
             models.Index(
-                models.F("priority").desc(),
-                "run_at",
-                "id",
-                name="pgflow_job_ready_idx",
-                condition=Q(status="queued"),
-            ),
-            models.Index(
                 "lease_expires_at",
                 name="pgflow_job_lease_idx",
                 condition=Q(status="started"),
             ),
             models.Index("worker", name="pgflow_job_worker_idx", condition=Q(status="started")),
-            models.Index("status", "finished_at", name="pgflow_job_finished_idx"),
+            # Only finished rows, so it can never compete with the claim's index.
+            models.Index(
+                "status",
+                "finished_at",
+                name="pgflow_job_finished_idx",
+                condition=Q(status__in=FINISHED),
+            ),
             models.Index("task_name", "created_at", name="pgflow_job_task_idx"),
         ]
         constraints = [

@@ -32,8 +32,7 @@ def validate_queue_name(name: Any) -> str:
 def validate_priority(priority: Any) -> int:
     if isinstance(priority, bool) or not isinstance(priority, int):
         raise InvalidJobError(
-            f"Invalid priority {priority!r} ({type(priority).__name__}): "
-            "priority must be an int."
+            f"Invalid priority {priority!r} ({type(priority).__name__}): priority must be an int."
         )
     if not PRIORITY_MIN <= priority <= PRIORITY_MAX:
         raise InvalidJobError(

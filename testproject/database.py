@@ -69,7 +69,9 @@ def embedded_database() -> dict[str, Any]:
         "ENGINE": "django.db.backends.postgresql",
         "NAME": "postgres",
         "USER": "postgres",
-        "HOST": str(info.socket_dir) if getattr(info, "socket_dir", None) else str(EMBEDDED_DATA_DIR),
+        "HOST": str(info.socket_dir)
+        if getattr(info, "socket_dir", None)
+        else str(EMBEDDED_DATA_DIR),
         "PORT": str(info.port or ""),
     }
 

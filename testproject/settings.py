@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -59,11 +60,13 @@ TIME_ZONE = "UTC"
 STATIC_URL = "static/"
 
 PGFLOW = {
-    "QUEUES": {"default": {}, "embeddings": {}, "emails": {}},
+    "QUEUES": {"default": {}, "embeddings": {}, "emails": {}, "slow": {}},
     "HEARTBEAT_INTERVAL": 1.0,
     "WORKER_DEAD_AFTER": 10.0,
     "POLL_INTERVAL": 1.0,
 }
+# Tests start worker subprocesses with tighter timings (a JSON object).
+PGFLOW.update(json.loads(os.environ.get("PGFLOW_OVERRIDES", "{}")))
 
 LOGGING = {
     "version": 1,

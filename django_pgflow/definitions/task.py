@@ -47,7 +47,9 @@ class JobOptions:
     def merged_over(self, defaults: JobOptions) -> JobOptions:
         """These options, with ``defaults`` filling what they leave unset."""
         values = {
-            name: getattr(self, name) if getattr(self, name) is not None else getattr(defaults, name)
+            name: getattr(self, name)
+            if getattr(self, name) is not None
+            else getattr(defaults, name)
             for name in OPTION_NAMES
         }
         return JobOptions(**values)
@@ -57,8 +59,7 @@ def options_from(kwargs: dict[str, Any]) -> JobOptions:
     unknown = set(kwargs) - set(OPTION_NAMES)
     if unknown:
         raise TypeError(
-            f"Unknown job option(s) {', '.join(sorted(unknown))}; "
-            f"known: {', '.join(OPTION_NAMES)}."
+            f"Unknown job option(s) {', '.join(sorted(unknown))}; known: {', '.join(OPTION_NAMES)}."
         )
     return JobOptions(**kwargs)
 

@@ -7,5 +7,8 @@ class Migration(migrations.Migration):
     dependencies = [("django_pgflow", "0001_initial")]
 
     operations = [
-        RunSQLFolder("0002_queue_functions", reverse_sql="DROP SCHEMA IF EXISTS pgflow CASCADE"),
+        RunSQLFolder(
+            "0002_queue_functions",
+            reverse_sql="DROP SCHEMA IF EXISTS pgflow CASCADE; DROP INDEX IF EXISTS pgflow_job_ready_idx",
+        ),
     ]

@@ -109,10 +109,17 @@ def make_spec(
         defaults = registry.get_task(task_name).options
     return JobSpec(
         task_name=task_name,
-        args=tuple(args) if isinstance(args, list | tuple) else args or (),  # type: ignore[arg-type]
+        args=_as_args(args),
         kwargs=kwargs if kwargs is not None else {},
         options=given.merged_over(defaults),
     )
+
+
+def _as_args(args: Any) -> Any:
+    """A tuple of positional arguments; anything else is left for _payload to refuse."""
+    if args is None:
+        return ()
+    return tuple(args) if isinstance(args, list | tuple) else args
 
 
 def _spec_json(spec: JobSpec) -> dict[str, Any]:

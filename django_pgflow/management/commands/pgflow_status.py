@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import IO, Any, cast
 
 from django.core.management.base import BaseCommand
 from rich.console import Console
@@ -15,18 +15,38 @@ class Command(BaseCommand):
     help = "Show queues (ready, scheduled, running, failed) and workers (alive, stale)."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        console = Console(file=self.stdout, width=120)
+        console = Console(file=cast(IO[str], self.stdout), width=120)
         queues = Table(title="Queues")
-        for column in ("queue", "ready", "scheduled", "running", "completed", "failed", "cancelled"):
+        for column in (
+            "queue",
+            "ready",
+            "scheduled",
+            "running",
+            "completed",
+            "failed",
+            "cancelled",
+        ):
             queues.add_column(column, justify="left" if column == "queue" else "right")
         for row in queue_summary():
             queues.add_row(
                 row["queue"],
-                *(str(row[c]) for c in ("ready", "scheduled", "running", "completed", "failed", "cancelled")),
+                *(
+                    str(row[c])
+                    for c in ("ready", "scheduled", "running", "completed", "failed", "cancelled")
+                ),
             )
         console.print(queues)
         workers = Table(title="Workers")
-        for column in ("id", "host", "pid", "queues", "threads", "state", "last heartbeat", "running"):
+        for column in (
+            "id",
+            "host",
+            "pid",
+            "queues",
+            "threads",
+            "state",
+            "last heartbeat",
+            "running",
+        ):
             workers.add_column(column)
         for w in worker_summary():
             workers.add_row(

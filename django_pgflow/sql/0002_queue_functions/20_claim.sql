@@ -10,57 +10,53 @@ RETURNS TABLE (
 )
 LANGUAGE plpgsql VOLATILE
 SET search_path FROM CURRENT
+-- Invariant 7: the plan must not depend on statistics. With sorts and
+-- bitmap/sequential scans priced out, the only plan left is the ordered scan
+-- of the ready index, whether the table was analyzed empty or full.
+SET enable_sort = off
+SET enable_bitmapscan = off
+SET enable_seqscan = off
 AS $$
+DECLARE
+    v_ids bigint[];
 BEGIN
-    -- Three shapes of the same claim, each matching a partial index on ready
-    -- rows exactly (priority DESC, run_at, id), so the plan does not depend
-    -- on statistics or on how many finished rows the table holds.
+    -- Three shapes of the same pick, each matching one partial index on ready
+    -- rows exactly. The any-queue shapes order by -priority, an expression
+    -- only pgflow_job_ready_idx holds, so a single-queue pick can never drift
+    -- onto it (nor the other way round), however stale the statistics.
     IF p_queues IS NULL OR cardinality(p_queues) = 0 THEN
-        RETURN QUERY
-        WITH picked AS (
+        v_ids := ARRAY(
             SELECT j.id FROM pgflow_job j
             WHERE j.status = 'queued' AND j.run_at <= now()
-            ORDER BY j.priority DESC, j.run_at, j.id
+            ORDER BY (-(j.priority::integer)), j.run_at, j.id
             LIMIT p_limit
             FOR UPDATE SKIP LOCKED
-        )
-        UPDATE pgflow_job j
-        SET status = 'started', attempts = j.attempts + 1, worker_id = p_worker_id,
-            started_at = now(), lease_expires_at = now() + make_interval(secs => j.timeout + p_lease_margin)
-        FROM picked WHERE j.id = picked.id
-        RETURNING j.id, j.queue::text, j.task_name::text, j.args, j.kwargs, j.attempts,
-                  j.priority::integer, j.timeout;
+        );
     ELSIF cardinality(p_queues) = 1 THEN
-        RETURN QUERY
-        WITH picked AS (
+        v_ids := ARRAY(
             SELECT j.id FROM pgflow_job j
             WHERE j.status = 'queued' AND j.queue = p_queues[1] AND j.run_at <= now()
             ORDER BY j.priority DESC, j.run_at, j.id
             LIMIT p_limit
             FOR UPDATE SKIP LOCKED
-        )
-        UPDATE pgflow_job j
-        SET status = 'started', attempts = j.attempts + 1, worker_id = p_worker_id,
-            started_at = now(), lease_expires_at = now() + make_interval(secs => j.timeout + p_lease_margin)
-        FROM picked WHERE j.id = picked.id
-        RETURNING j.id, j.queue::text, j.task_name::text, j.args, j.kwargs, j.attempts,
-                  j.priority::integer, j.timeout;
+        );
     ELSE
-        RETURN QUERY
-        WITH picked AS (
+        v_ids := ARRAY(
             SELECT j.id FROM pgflow_job j
             WHERE j.status = 'queued' AND j.queue = ANY (p_queues) AND j.run_at <= now()
-            ORDER BY j.priority DESC, j.run_at, j.id
+            ORDER BY (-(j.priority::integer)), j.run_at, j.id
             LIMIT p_limit
             FOR UPDATE SKIP LOCKED
-        )
-        UPDATE pgflow_job j
-        SET status = 'started', attempts = j.attempts + 1, worker_id = p_worker_id,
-            started_at = now(), lease_expires_at = now() + make_interval(secs => j.timeout + p_lease_margin)
-        FROM picked WHERE j.id = picked.id
-        RETURNING j.id, j.queue::text, j.task_name::text, j.args, j.kwargs, j.attempts,
-                  j.priority::integer, j.timeout;
+        );
     END IF;
+
+    RETURN QUERY
+    UPDATE pgflow_job j
+    SET status = 'started', attempts = j.attempts + 1, worker_id = p_worker_id,
+        started_at = now(), lease_expires_at = now() + make_interval(secs => j.timeout + p_lease_margin)
+    WHERE j.id = ANY (v_ids)
+    RETURNING j.id, j.queue::text, j.task_name::text, j.args, j.kwargs, j.attempts,
+              j.priority::integer, j.timeout;
 END;
 $$;
 

@@ -4,37 +4,47 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Document',
+            name="Document",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=200)),
-                ('text', models.TextField()),
-                ('embedding', models.JSONField(blank=True, null=True)),
-                ('embedded_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(max_length=200)),
+                ("text", models.TextField()),
+                ("embedding", models.JSONField(blank=True, null=True)),
+                ("embedded_at", models.DateTimeField(blank=True, null=True)),
             ],
         ),
         migrations.CreateModel(
-            name='Execution',
+            name="Execution",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('task', models.CharField(max_length=100)),
-                ('key', models.CharField(blank=True, default='', max_length=100)),
-                ('job_id', models.BigIntegerField(null=True)),
-                ('attempt', models.IntegerField(null=True)),
-                ('pid', models.IntegerField(null=True)),
-                ('started_at', models.DateTimeField()),
-                ('finished_at', models.DateTimeField(null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("task", models.CharField(max_length=100)),
+                ("key", models.CharField(blank=True, default="", max_length=100)),
+                ("job_id", models.BigIntegerField(null=True)),
+                ("attempt", models.IntegerField(null=True)),
+                ("pid", models.IntegerField(null=True)),
+                ("started_at", models.DateTimeField()),
+                ("finished_at", models.DateTimeField(null=True)),
             ],
             options={
-                'indexes': [models.Index(fields=['task', 'key'], name='example_exe_task_152c09_idx')],
+                "indexes": [
+                    models.Index(fields=["task", "key"], name="example_exe_task_152c09_idx")
+                ],
             },
         ),
     ]

@@ -1,0 +1,345 @@
+"""The SQL core, called directly: one behaviour per test, grouped by function."""
+
+from __future__ import annotations
+
+import json
+
+import psycopg
+import pytest
+from django.db import DatabaseError, connection, transaction
+
+from django_pgflow.models import Job, Worker
+from django_pgflow.worker.connection import connect
+from testproject.example.tasks import record
+
+pytestmark = pytest.mark.django_db
+
+
+def q(sql: str, *params):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(params))
+        return cursor.fetchall() if cursor.description else []
+
+
+def one(sql: str, *params):
+    return q(sql, *params)[0][0]
+
+
+def worker() -> int:
+    return one("SELECT pgflow.register_worker('host', 1, '[]'::jsonb, 4)")
+
+
+def claim(worker_id: int, limit: int = 10, queues=None):
+    return q(
+        "SELECT id, attempts FROM pgflow.claim(%s, %s, %s, %s) ORDER BY id",
+        worker_id,
+        queues,
+        limit,
+        30,
+    )
+
+
+def enqueue(**kw) -> int:
+    return record.using(**kw).enqueue(kw.get("unique_key") or "x").pk
+
+
+# --- enqueue ------------------------------------------------------------------
+
+
+def test_enqueue_rejects_hostile_queue_names():
+    for name in ["Bad", "a b", "x'; drop table pgflow_job; --", "", "a" * 64]:
+        with pytest.raises(DatabaseError, match="invalid queue name"), transaction.atomic():
+            q("SELECT pgflow.enqueue(%s, 't.task')", name)
+    assert Job.objects.count() == 0
+
+
+def test_enqueue_rejects_args_that_are_not_an_array():
+    with pytest.raises(DatabaseError, match="args must be a JSON array"), transaction.atomic():
+        q("SELECT pgflow.enqueue('default', 't.task', '{\"a\": 1}'::jsonb)")
+    with pytest.raises(DatabaseError, match="delay must be >= 0"), transaction.atomic():
+        q("SELECT pgflow.enqueue('default', 't.task', p_delay => -1)")
+    assert Job.objects.count() == 0
+
+
+def test_enqueue_many_rejects_a_non_array_and_bad_rows_atomically():
+    with pytest.raises(DatabaseError, match="JSON array"), transaction.atomic():
+        q("SELECT * FROM pgflow.enqueue_many('{}'::jsonb)")
+    bad = json.dumps([{"queue": "default", "task_name": "t.a"}, {"queue": "BAD", "task_name": "t"}])
+    with pytest.raises(DatabaseError, match="invalid queue name"), transaction.atomic():
+        q("SELECT * FROM pgflow.enqueue_many(%s::jsonb)", bad)
+    assert Job.objects.count() == 0
+
+
+def test_database_refuses_out_of_range_values():
+    with pytest.raises(DatabaseError), transaction.atomic():
+        q("SELECT pgflow.enqueue('default', 't.a', p_max_attempts => 0)")
+    with pytest.raises(DatabaseError), transaction.atomic():
+        q("SELECT pgflow.enqueue('default', 't.a', p_priority => 100000)")
+    with pytest.raises(DatabaseError), transaction.atomic():
+        q("SELECT pgflow.enqueue('default', 't.a', p_timeout => 0)")
+    assert Job.objects.count() == 0
+
+
+# --- claim --------------------------------------------------------------------
+
+
+def test_claim_orders_by_priority_then_run_at_then_id():
+    low = enqueue(priority=0)
+    high = enqueue(priority=10)
+    later = enqueue(priority=10)
+    q("UPDATE pgflow_job SET run_at = run_at - interval '1 minute' WHERE id = %s", later)
+    wid = worker()
+    ids = [one("SELECT id FROM pgflow.claim(%s, NULL, 1, 30)", wid) for _ in range(3)]
+    assert ids == [later, high, low]
+
+
+def test_claim_skips_future_jobs_and_other_queues():
+    enqueue(delay=60)
+    other = enqueue(queue="emails")
+    wid = worker()
+    assert claim(wid, queues=["default"]) == []
+    assert [r[0] for r in claim(wid, queues=["emails", "slow"])] == [other]
+
+
+def test_claim_sets_lease_attempt_and_worker():
+    job_id = enqueue(timeout=10)
+    wid = worker()
+    assert claim(wid) == [(job_id, 1)]
+    job = Job.objects.get(pk=job_id)
+    assert job.status == "started"
+    assert job.worker_id == wid
+    lease = (job.lease_expires_at - job.started_at).total_seconds()
+    assert lease == pytest.approx(40, abs=0.01)  # timeout + margin
+
+
+def test_two_claimers_never_get_the_same_job(transactional_db):
+    for _ in range(20):
+        enqueue()
+    wid = worker()
+    with connect("test-a") as a, connect("test-b") as b:
+        a.autocommit = False
+        b.autocommit = False
+        got_a = a.execute("SELECT id FROM pgflow.claim(%s, NULL, 15, 30)", [wid]).fetchall()
+        # a holds its row locks: b skips them instead of waiting or duplicating.
+        got_b = b.execute("SELECT id FROM pgflow.claim(%s, NULL, 15, 30)", [wid]).fetchall()
+        a.commit()
+        b.commit()
+    ids_a = {r[0] for r in got_a}
+    ids_b = {r[0] for r in got_b}
+    assert len(ids_a) == 15
+    assert len(ids_b) == 5
+    assert not ids_a & ids_b
+
+
+# --- complete / fail: fenced by the attempt number ------------------------------
+
+
+def test_complete_is_fenced_by_attempt():
+    job_id = enqueue()
+    wid = worker()
+    claim(wid)
+    assert one("SELECT pgflow.complete(%s, 2, '\"stale\"')", job_id) is False
+    assert one("SELECT pgflow.complete(%s, 1, '\"fresh\"')", job_id) is True
+    assert one("SELECT pgflow.complete(%s, 1, '\"again\"')", job_id) is False
+    job = Job.objects.get(pk=job_id)
+    assert (job.status, job.result) == ("completed", "fresh")
+
+
+def test_complete_many_applies_only_current_attempts():
+    a, b = enqueue(), enqueue()
+    wid = worker()
+    claim(wid)
+    applied = q(
+        "SELECT pgflow.complete_many(%s, %s, ARRAY['1'::jsonb, '2'::jsonb])", [a, b], [1, 7]
+    )
+    assert [r[0] for r in applied] == [a]
+    assert Job.objects.get(pk=b).status == "started"
+
+
+def test_fail_retries_with_backoff_then_fails_for_good():
+    job_id = enqueue(max_attempts=2, retry_delay=10, max_retry_delay=15)
+    wid = worker()
+    claim(wid)
+    error = json.dumps({"error": "ValueError", "message": "boom", "traceback": "tb"})
+    assert one("SELECT pgflow.fail(%s, 1, %s::jsonb)", job_id, error) == "queued"
+    job = Job.objects.get(pk=job_id)
+    delay = one("SELECT extract(epoch FROM run_at - now()) FROM pgflow_job WHERE id = %s", job_id)
+    assert 5 - 0.1 <= delay <= 10 + 0.1  # equal jitter over base * 2^0
+    assert job.failures == 1
+    assert job.errors[0]["attempt"] == 1
+    assert job.errors[0]["message"] == "boom"
+    q("UPDATE pgflow_job SET run_at = now() WHERE id = %s", job_id)
+    claim(wid)
+    assert one("SELECT pgflow.fail(%s, 2, %s::jsonb)", job_id, error) == "failed"
+    job.refresh_from_db()
+    assert (job.status, job.attempts, len(job.errors)) == ("failed", 2, 2)
+    assert job.finished_at is not None
+
+
+def test_backoff_is_capped():
+    for failures in (1, 5, 30):
+        seconds = one(
+            "SELECT extract(epoch FROM pgflow.backoff(%s, 1, 20))", failures
+        )
+        assert seconds <= 20
+    assert one("SELECT extract(epoch FROM pgflow.backoff(30, 1, 20))") >= 10
+
+
+def test_fail_without_retry_fails_at_once():
+    job_id = enqueue(max_attempts=5)
+    claim(worker())
+    assert one("SELECT pgflow.fail(%s, 1, '{}'::jsonb, false)", job_id) == "failed"
+
+
+def test_late_failure_is_ignored():
+    job_id = enqueue()
+    claim(worker())
+    assert one("SELECT pgflow.fail(%s, 9, '{}'::jsonb)", job_id) is None
+    assert Job.objects.get(pk=job_id).status == "started"
+
+
+# --- cancel / retry -------------------------------------------------------------
+
+
+def test_cancel_then_manual_retry_gives_a_fresh_budget():
+    job_id = enqueue(max_attempts=1)
+    wid = worker()
+    claim(wid)
+    assert one("SELECT pgflow.fail(%s, 1, '{}'::jsonb)", job_id) == "failed"
+    assert one("SELECT pgflow.cancel(%s)", job_id) is False  # already finished
+    assert one("SELECT pgflow.retry(%s)", job_id) is True
+    job = Job.objects.get(pk=job_id)
+    assert (job.status, job.failures, len(job.errors)) == ("queued", 0, 1)
+    assert claim(wid) == [(job_id, 2)]
+    assert one("SELECT pgflow.cancel(%s)", job_id) is True
+    assert one("SELECT pgflow.complete(%s, 2, 'null')", job_id) is False  # late report
+    assert Job.objects.get(pk=job_id).status == "cancelled"
+
+
+def test_retry_refuses_active_jobs_and_negative_delay():
+    job_id = enqueue()
+    assert one("SELECT pgflow.retry(%s)", job_id) is False
+    with pytest.raises(DatabaseError, match="retry delay"), transaction.atomic():
+        q("SELECT pgflow.retry(%s, -1)", job_id)
+
+
+# --- heartbeat, release, reap ----------------------------------------------------
+
+
+def test_heartbeat_extends_leases_of_its_worker_only():
+    mine, theirs = enqueue(), enqueue()
+    me, other = worker(), worker()
+    q("SELECT id FROM pgflow.claim(%s, NULL, 1, 30)", me)
+    q("SELECT id FROM pgflow.claim(%s, NULL, 1, 30)", other)
+    q("UPDATE pgflow_job SET lease_expires_at = now() + interval '1 second'")
+    assert one("SELECT pgflow.heartbeat(%s, 60)", me) == 1
+    leases = dict(q("SELECT id, extract(epoch FROM lease_expires_at - now()) FROM pgflow_job"))
+    assert leases[mine] > 59 and leases[theirs] < 2
+    assert one("SELECT pgflow.heartbeat(-5, 60)") == -1
+
+
+def test_release_hands_jobs_back_without_counting_a_failure():
+    job_id = enqueue()
+    wid = worker()
+    claim(wid)
+    assert one("SELECT pgflow.release(%s, %s)", wid, [job_id]) == 1
+    job = Job.objects.get(pk=job_id)
+    assert (job.status, job.failures, job.worker_id) == ("queued", 0, None)
+
+
+def test_release_unknown_keeps_known_jobs():
+    a, b = enqueue(), enqueue()
+    wid = worker()
+    claim(wid)
+    assert one("SELECT pgflow.release_unknown(%s, %s)", wid, [a]) == 1
+    assert Job.objects.get(pk=a).status == "started"
+    assert Job.objects.get(pk=b).status == "queued"
+
+
+def test_reap_requeues_expired_leases_and_silent_workers():
+    expired, silent, healthy = enqueue(), enqueue(), enqueue()
+    w1, w2, w3 = worker(), worker(), worker()
+    q("SELECT pgflow.claim(%s, NULL, 1, 30)", w1)
+    q("SELECT pgflow.claim(%s, NULL, 1, 30)", w2)
+    q("SELECT pgflow.claim(%s, NULL, 1, 30)", w3)
+    q("UPDATE pgflow_job SET lease_expires_at = now() - interval '1 second' WHERE id = %s", expired)
+    q("UPDATE pgflow_worker SET last_heartbeat = now() - interval '1 hour' WHERE id = %s", w2)
+    assert one("SELECT pgflow.reap(60)") == 2
+    states = dict(Job.objects.values_list("pk", "status"))
+    assert states == {expired: "queued", silent: "queued", healthy: "started"}
+    lost = Job.objects.get(pk=silent).errors[0]
+    assert lost["error"] == "WorkerLostError"
+    assert "heartbeating" in lost["message"]
+
+
+def test_stop_worker_releases_and_marks_stopped():
+    job_id = enqueue()
+    wid = worker()
+    claim(wid)
+    assert one("SELECT pgflow.stop_worker(%s)", wid) == 1
+    assert Worker.objects.get(pk=wid).state == "stopped"
+    assert Job.objects.get(pk=job_id).status == "queued"
+
+
+# --- legal transitions only -------------------------------------------------------
+
+
+def test_database_refuses_illegal_transitions():
+    job_id = enqueue()
+    claim(worker())
+    one("SELECT pgflow.complete(%s, 1, 'null')", job_id)
+    for status in ("started", "queued", "failed"):
+        with pytest.raises(DatabaseError, match="Invalid transition"), transaction.atomic():
+            Job.objects.filter(pk=job_id).update(status=status)
+    with pytest.raises(DatabaseError, match="cannot decrease"), transaction.atomic():
+        Job.objects.filter(pk=job_id).update(attempts=0)
+    assert Job.objects.get(pk=job_id).status == "completed"
+
+
+# --- prune ------------------------------------------------------------------------
+
+
+def test_prune_deletes_old_finished_jobs_in_batches():
+    ids = [enqueue() for _ in range(5)]
+    wid = worker()
+    claim(wid)
+    for job_id in ids:
+        one("SELECT pgflow.complete(%s, 1, 'null')", job_id)
+    fresh = enqueue()
+    q("UPDATE pgflow_job SET finished_at = now() - interval '2 days' WHERE id = ANY(%s)", ids)
+    assert one("SELECT pgflow.prune('completed', 86400, 2)") == 2
+    assert one("SELECT pgflow.prune('completed', 86400, 10)") == 3
+    assert one("SELECT pgflow.prune('completed', 86400, 10)") == 0
+    assert list(Job.objects.values_list("pk", flat=True)) == [fresh]
+    with pytest.raises(DatabaseError, match="only removes finished"), transaction.atomic():
+        q("SELECT pgflow.prune('queued', 0, 10)")
+
+
+# --- NOTIFY at commit ----------------------------------------------------------------
+
+
+def test_notify_is_delivered_at_commit_only(transactional_db):
+    with connect("test-listener") as listener:
+        listener.execute("LISTEN pgflow")
+        with transaction.atomic():
+            record.using(queue="emails").enqueue("n")
+            assert list(listener.notifies(timeout=0.3)) == []
+        got = [n.payload for n in listener.notifies(timeout=2, stop_after=1)]
+    assert got == ["emails"]
+
+
+def test_sql_functions_are_schema_qualified_with_fixed_search_path():
+    rows = q(
+        "SELECT p.proname, p.proconfig, obj_description(p.oid, 'pg_proc') "
+        "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'pgflow'"
+    )
+    assert len(rows) >= 15
+    for name, config, comment in rows:
+        assert config and any(c.startswith("search_path=") for c in config), name
+        assert comment, f"pgflow.{name} has no COMMENT ON FUNCTION"
+
+
+def test_psycopg_error_names_the_offending_value():
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="'UP'"):
+        with connect("test-direct") as conn:
+            conn.execute("SELECT pgflow.enqueue('UP', 't.task')")
