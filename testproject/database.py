@@ -87,5 +87,8 @@ def database_config() -> dict[str, Any]:
     config.setdefault("OPTIONS", {})
     if os.environ.get("DATABASE_NAME"):
         config["NAME"] = os.environ["DATABASE_NAME"]
-    config["CONN_MAX_AGE"] = 0
+    # Worker threads reuse their connection across jobs; health checks catch
+    # one that died (a database restart) before a task gets it.
+    config["CONN_MAX_AGE"] = 60
+    config["CONN_HEALTH_CHECKS"] = True
     return config

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db import close_old_connections, connections
+from django.db import connections
 
 from ..conf import pgflow_settings
 
@@ -25,7 +25,6 @@ def prune_all(
     *, retention: dict[str, float | None] | None = None, alias: str = "default"
 ) -> dict[str, int]:
     """Apply the retention policy to every finished status; returns rows deleted by status."""
-    close_old_connections()
     policy = {**pgflow_settings.RETENTION, **(retention or {})}
     batch = pgflow_settings.PRUNE_BATCH_SIZE
     deleted = {}

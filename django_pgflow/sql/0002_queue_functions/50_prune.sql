@@ -17,7 +17,7 @@ BEGIN
     DELETE FROM pgflow_job
     WHERE id IN (
         SELECT id FROM pgflow_job
-        WHERE status = p_status AND finished_at < now() - make_interval(secs => p_older_than)
+        WHERE status = p_status AND finished_at <= now() - make_interval(secs => p_older_than)
         LIMIT p_batch_size
         FOR UPDATE SKIP LOCKED
     );
