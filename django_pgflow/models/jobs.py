@@ -1,15 +1,12 @@
-"""Django models over django-pgflow's tables.
-
-They read, filter and back the admin. Writes that change state go through the
-SQL functions in ``django_pgflow/sql`` (see ``django_pgflow.db``); triggers in
-the database refuse illegal status transitions, whatever writes them.
-"""
+"""The job table: one row per call of a task (or per task of a workflow step)."""
 
 from __future__ import annotations
 
 import pgtrigger
 from django.db import models
 from django.db.models import Q
+
+from .workers import Worker
 
 JOB_TRANSITIONS = [
     ("queued", "started"),
@@ -30,40 +27,6 @@ class JobStatus(models.TextChoices):
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
-
-
-class WorkerState(models.TextChoices):
-    RUNNING = "running"
-    STOPPING = "stopping"
-    STOPPED = "stopped"
-
-
-class Worker(models.Model):
-    """One ``runworkers`` process, kept alive by its heartbeats."""
-
-    hostname = models.CharField(max_length=255)
-    pid = models.IntegerField()
-    queues = models.JSONField(default=list, help_text="Queues it claims from; [] means all.")
-    concurrency = models.IntegerField()
-    state = models.CharField(
-        max_length=16, choices=WorkerState.choices, default=WorkerState.RUNNING
-    )
-    started_at = models.DateTimeField()
-    last_heartbeat = models.DateTimeField()
-    stopped_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        db_table = "pgflow_worker"
-        indexes = [
-            models.Index(
-                fields=["last_heartbeat"],
-                name="pgflow_worker_alive_idx",
-                condition=Q(state="running"),
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"worker {self.pk} ({self.hostname}:{self.pid})"
 
 
 class Job(models.Model):
