@@ -5,14 +5,26 @@ SQL functions in ``django_pgflow/sql``; triggers in the database refuse
 illegal status transitions, whatever writes them.
 """
 
+from .flows import FailurePolicy, FlowDefinition, StepDefinition, StepDependency, StepType
 from .jobs import FINISHED, JOB_TRANSITIONS, Job, JobStatus
+from .runs import RunStatus, StepState, StepStatus, StepTask, WorkflowRun
 from .workers import Worker, WorkerState
 
 __all__ = [
     "FINISHED",
     "JOB_TRANSITIONS",
+    "FailurePolicy",
+    "FlowDefinition",
     "Job",
     "JobStatus",
+    "RunStatus",
+    "StepDefinition",
+    "StepDependency",
+    "StepState",
+    "StepStatus",
+    "StepTask",
+    "StepType",
     "Worker",
     "WorkerState",
+    "WorkflowRun",
 ]

@@ -58,6 +58,17 @@ class Job(models.Model):
         related_name="jobs",
     )
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Set when the job carries a task of a workflow step (one claim path).
+    run = models.ForeignKey(
+        "django_pgflow.WorkflowRun",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="jobs",
+    )
+    step_slug = models.CharField(max_length=63, null=True, blank=True)  # noqa: DJ001
+    task_index = models.IntegerField(null=True, blank=True)
     result = models.JSONField(null=True, blank=True)
     errors = models.JSONField(
         default=list, help_text="One entry per failed attempt: attempt, error, traceback, at."

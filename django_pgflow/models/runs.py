@@ -1,0 +1,206 @@
+"""Runtime state of workflow runs: the run, its steps, and each step's tasks.
+
+Counters (remaining steps, dependencies, tasks) make each completion O(1);
+the SQL functions in sql/0003_workflows keep them true.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pgtrigger
+from django.db import models
+from django.db.models import Q
+
+from .flows import FlowDefinition
+
+RUN_TRANSITIONS = [
+    ("started", "completed"),
+    ("started", "failed"),
+    ("started", "cancelled"),
+    ("failed", "started"),  # resume
+    ("cancelled", "started"),  # resume
+]
+STEP_TRANSITIONS = [
+    ("created", "started"),
+    ("created", "completed"),  # a map over []
+    ("created", "skipped"),
+    ("created", "failed"),  # a type violation found as it would start
+    ("created", "cancelled"),
+    ("started", "completed"),
+    ("started", "failed"),
+    ("started", "skipped"),
+    ("started", "cancelled"),
+    ("failed", "created"),  # resume
+    ("cancelled", "created"),  # resume
+    ("skipped", "created"),  # resume of a skip-cascade run
+]
+TASK_TRANSITIONS = [
+    ("queued", "started"),
+    ("queued", "cancelled"),
+    ("started", "queued"),
+    ("started", "completed"),
+    ("started", "failed"),
+    ("started", "cancelled"),
+    ("queued", "failed"),
+    ("failed", "queued"),  # resume
+    ("cancelled", "queued"),  # resume
+]
+
+
+class RunStatus(models.TextChoices):
+    STARTED = "started"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class StepStatus(models.TextChoices):
+    CREATED = "created"
+    STARTED = "started"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+class WorkflowRun(models.Model):
+    flow = models.ForeignKey(FlowDefinition, on_delete=models.PROTECT, related_name="runs")
+    flow_slug = models.CharField(max_length=63)
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default="started")
+    input = models.JSONField(null=True)
+    output = models.JSONField(null=True, blank=True, help_text="Leaf step outputs by slug.")
+    remaining_steps = models.IntegerField(default=0)
+    run_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    error = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "pgflow_run"
+        constraints = [
+            models.UniqueConstraint(fields=["flow_slug", "run_key"], name="pgflow_run_key_unique")
+        ]
+        indexes = [
+            models.Index(fields=["flow_slug", "created_at"], name="pgflow_run_flow_idx"),
+            models.Index(fields=["status", "finished_at"], name="pgflow_run_status_idx"),
+        ]
+        triggers = [
+            pgtrigger.FSM(
+                name="pgflow_run_status_fsm",
+                field="status",
+                transitions=RUN_TRANSITIONS,
+                condition=pgtrigger.Q(old__status__df=pgtrigger.F("new__status")),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} of {self.flow_slug} [{self.status}]"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in ("completed", "failed", "cancelled")
+
+    def wait(self, timeout: float = 60.0, interval: float = 0.05) -> WorkflowRun:
+        """Block until the run completes, fails or is cancelled; for scripts and tests."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.refresh_from_db()
+            if self.is_finished:
+                return self
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"run {self.pk} of {self.flow_slug!r} still {self.status} after {timeout}s "
+                    f"({self.remaining_steps} step(s) remaining)"
+                )
+            time.sleep(interval)
+
+    def progress(self) -> dict[str, Any]:
+        """Steps by status, and finished/total tasks, read from the database now."""
+        steps = dict(self.steps.values_list("status").annotate(n=models.Count("id")).order_by())
+        tasks = self.tasks.aggregate(
+            total=models.Count("id"),
+            done=models.Count("id", filter=Q(status__in=["completed", "failed", "cancelled"])),
+        )
+        return {"status": self.status, "steps": steps, **tasks}
+
+
+class StepState(models.Model):
+    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="steps")
+    step = models.ForeignKey("django_pgflow.StepDefinition", on_delete=models.PROTECT)
+    step_slug = models.CharField(max_length=63)
+    status = models.CharField(max_length=16, choices=StepStatus.choices, default="created")
+    remaining_deps = models.IntegerField(default=0)
+    remaining_tasks = models.IntegerField(null=True, blank=True)
+    initial_tasks = models.IntegerField(null=True, blank=True)
+    output = models.JSONField(null=True, blank=True)
+    error = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "pgflow_step_state"
+        constraints = [
+            models.UniqueConstraint(fields=["run", "step_slug"], name="pgflow_step_state_unique"),
+            models.CheckConstraint(
+                condition=Q(remaining_deps__gte=0), name="pgflow_step_state_deps_nonnegative"
+            ),
+            models.CheckConstraint(
+                condition=Q(remaining_tasks__gte=0), name="pgflow_step_state_tasks_nonnegative"
+            ),
+        ]
+        triggers = [
+            pgtrigger.FSM(
+                name="pgflow_step_state_status_fsm",
+                field="status",
+                transitions=STEP_TRANSITIONS,
+                condition=pgtrigger.Q(old__status__df=pgtrigger.F("new__status")),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.step_slug} of run {self.run_id} [{self.status}]"
+
+
+class StepTask(models.Model):
+    """One task of a step (one per element for a map step), run as a job."""
+
+    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="tasks")
+    step_slug = models.CharField(max_length=63)
+    task_index = models.IntegerField(default=0)
+    status = models.CharField(max_length=16, default="queued")
+    job = models.ForeignKey(
+        "django_pgflow.Job",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    output = models.JSONField(null=True, blank=True)
+    error = models.JSONField(null=True, blank=True)
+    attempts = models.IntegerField(default=0)
+    created_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "pgflow_step_task"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "step_slug", "task_index"], name="pgflow_step_task_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["job"], name="pgflow_step_task_job_idx")]
+        triggers = [
+            pgtrigger.FSM(
+                name="pgflow_step_task_status_fsm",
+                field="status",
+                transitions=TASK_TRANSITIONS,
+                condition=pgtrigger.Q(old__status__df=pgtrigger.F("new__status")),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.step_slug}[{self.task_index}] of run {self.run_id} [{self.status}]"
