@@ -144,6 +144,15 @@ class Job(models.Model):
                 "(SELECT DISTINCT queue FROM new_rows WHERE status = 'queued') q; RETURN NULL;",
             ),
             pgtrigger.Trigger(
+                name="pgflow_job_step_cascade",
+                when=pgtrigger.After,
+                operation=pgtrigger.Update,
+                condition=pgtrigger.Q(new__run__isnull=False)
+                & pgtrigger.Q(old__status__df=pgtrigger.F("new__status")),
+                func="PERFORM pgflow.on_step_job(NEW.run_id, NEW.step_slug, NEW.task_index, "
+                "NEW.id, NEW.status, NEW.attempts, NEW.result, NEW.errors); RETURN NULL;",
+            ),
+            pgtrigger.Trigger(
                 name="pgflow_job_notify_requeue",
                 when=pgtrigger.After,
                 operation=pgtrigger.Update,

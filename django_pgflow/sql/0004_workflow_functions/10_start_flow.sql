@@ -1,0 +1,38 @@
+CREATE OR REPLACE FUNCTION pgflow.start_flow(p_flow_slug text, p_input jsonb, p_run_key text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_flow pgflow_flow;
+    v_run_id bigint;
+BEGIN
+    SELECT * INTO v_flow FROM pgflow_flow WHERE slug = p_flow_slug ORDER BY version DESC LIMIT 1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'pgflow: unknown flow %', quote_literal(coalesce(p_flow_slug, 'NULL'))
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Define a Flow subclass with that slug and run migrate (or start a worker) to sync it.';
+    END IF;
+
+    INSERT INTO pgflow_run (flow_id, flow_slug, status, input, remaining_steps, run_key, created_at)
+    VALUES (v_flow.id, v_flow.slug, 'started', p_input,
+            (SELECT count(*) FROM pgflow_step WHERE flow_id = v_flow.id), p_run_key, now())
+    ON CONFLICT (flow_slug, run_key) DO NOTHING
+    RETURNING id INTO v_run_id;
+    IF v_run_id IS NULL THEN
+        -- The same run key was started before: that run is the answer.
+        SELECT id INTO v_run_id FROM pgflow_run WHERE flow_slug = p_flow_slug AND run_key = p_run_key;
+        RETURN v_run_id;
+    END IF;
+
+    INSERT INTO pgflow_step_state (run_id, step_id, step_slug, status, remaining_deps, created_at)
+    SELECT v_run_id, s.id, s.slug, 'created', s.dep_count, now()
+    FROM pgflow_step s WHERE s.flow_id = v_flow.id ORDER BY s.index;
+
+    PERFORM pgflow.start_ready_steps(v_run_id);
+    RETURN v_run_id;
+END;
+$$;
+
+COMMENT ON FUNCTION pgflow.start_flow(text, jsonb, text) IS
+'Starts a run of the latest version of a flow and its root steps; returns the run id. With a run key that was used before for this flow, returns that run instead (idempotent start).';

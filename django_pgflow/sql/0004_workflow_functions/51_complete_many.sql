@@ -1,0 +1,25 @@
+CREATE OR REPLACE FUNCTION pgflow.complete_many(p_ids bigint[], p_attempts integer[], p_results jsonb[])
+RETURNS SETOF bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path FROM CURRENT
+AS $$
+BEGIN
+    -- Step jobs cascade into their runs (trigger pgflow_job_step_cascade);
+    -- take the run locks up front in id order so that two workers completing
+    -- tasks of the same runs cannot deadlock.
+    PERFORM 1 FROM pgflow_run
+    WHERE id IN (SELECT run_id FROM pgflow_job WHERE id = ANY (p_ids) AND run_id IS NOT NULL)
+    ORDER BY id
+    FOR UPDATE;
+
+    RETURN QUERY
+    UPDATE pgflow_job j
+    SET status = 'completed', result = r.result, finished_at = now(), lease_expires_at = NULL
+    FROM unnest(p_ids, p_attempts, p_results) AS r(id, attempt, result)
+    WHERE j.id = r.id AND j.attempts = r.attempt AND j.status = 'started'
+    RETURNING j.id;
+END;
+$$;
+
+COMMENT ON FUNCTION pgflow.complete_many(bigint[], integer[], jsonb[]) IS
+'complete() for many jobs in one statement; returns the ids it applied. Ids it does not return were late reports, ignored. Step jobs cascade into their runs.';

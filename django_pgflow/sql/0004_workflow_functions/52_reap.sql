@@ -1,0 +1,42 @@
+CREATE OR REPLACE FUNCTION pgflow.reap(p_dead_after float8 DEFAULT 60)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_job record;
+    v_count integer := 0;
+BEGIN
+    -- A started job whose lease expired, or whose worker stopped heartbeating,
+    -- lost its worker: that attempt counts as failed (and may be retried).
+    -- Step jobs go in run order, so cascades lock runs in id order.
+    FOR v_job IN
+        SELECT j.id, j.attempts, j.worker_id,
+               CASE WHEN j.lease_expires_at < now() THEN 'lease expired'
+                    ELSE 'worker stopped heartbeating' END AS reason
+        FROM pgflow_job j
+        LEFT JOIN pgflow_worker w ON w.id = j.worker_id
+        WHERE j.status = 'started'
+          AND (j.lease_expires_at < now()
+               OR w.id IS NULL
+               OR w.state = 'stopped'
+               OR w.last_heartbeat < now() - make_interval(secs => p_dead_after))
+        ORDER BY j.run_id NULLS FIRST, j.id
+        FOR UPDATE OF j SKIP LOCKED
+    LOOP
+        PERFORM pgflow.fail(
+            v_job.id, v_job.attempts,
+            jsonb_build_object(
+                'error', 'WorkerLostError',
+                'message', format('worker %s lost job %s: %s', v_job.worker_id, v_job.id, v_job.reason),
+                'traceback', NULL
+            )
+        );
+        v_count := v_count + 1;
+    END LOOP;
+    RETURN v_count;
+END;
+$$;
+
+COMMENT ON FUNCTION pgflow.reap(float8) IS
+'Fails (with retry) every started job whose lease expired or whose worker is stopped, missing, or silent for p_dead_after seconds. Returns how many it reaped.';
