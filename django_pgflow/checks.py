@@ -8,7 +8,9 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, register
 
 from .conf import OPTIONS
-from .validation import QUEUE_NAME_RE
+from .definitions.task import JobOptions
+from .exceptions import InvalidJobError
+from .validation import QUEUE_NAME_RE, validate_options
 
 SETTINGS_DOC = "See docs/settings.md for every key of PGFLOW."
 
@@ -39,9 +41,42 @@ def _check_value(key: str, value: Any) -> list[CheckMessage]:
     return []
 
 
+QUEUE_KEYS = {"priority", "max_attempts", "retry_delay", "max_retry_delay", "timeout"}
+
+
+def _check_queue_options(name: str, options: Any) -> list[CheckMessage]:
+    if options is None:
+        return []
+    if not isinstance(options, dict):
+        return [
+            Error(
+                f"PGFLOW['QUEUES'][{name!r}] must be a dict of options, got "
+                f"{type(options).__name__}.",
+                id="pgflow.E006",
+            )
+        ]
+    errors: list[CheckMessage] = []
+    for key, value in options.items():
+        if key not in QUEUE_KEYS:
+            errors.append(
+                Error(
+                    f"PGFLOW['QUEUES'][{name!r}] has an unknown option {key!r}.",
+                    hint=f"Known queue options: {', '.join(sorted(QUEUE_KEYS))}.",
+                    id="pgflow.E006",
+                )
+            )
+            continue
+        try:
+            validate_options(JobOptions(**{key: value}), check_queue_declared=False)
+        except InvalidJobError as error:
+            errors.append(Error(f"PGFLOW['QUEUES'][{name!r}]: {error}", id="pgflow.E006"))
+    return errors
+
+
 def _check_queues(queues: dict[str, Any]) -> list[CheckMessage]:
     errors: list[CheckMessage] = []
-    for name in queues:
+    for name, options in queues.items():
+        errors.extend(_check_queue_options(str(name), options))
         if not isinstance(name, str) or not QUEUE_NAME_RE.fullmatch(name):
             errors.append(
                 Error(

@@ -52,7 +52,11 @@ OPTIONS: dict[str, Option] = {
     ),
     "CONCURRENCY": Option((int,), 8, "Threads per worker process.", 1),
     "CLAIM_BATCH_SIZE": Option(
-        (int,), 0, "Jobs claimed per round trip; 0 means twice the concurrency.", 0
+        (int,),
+        0,
+        "Jobs claimed per round trip; 0 means as many as there are free threads. A larger "
+        "value prefetches: claimed jobs wait for a thread, their timeout already running.",
+        0,
     ),
     "SHUTDOWN_TIMEOUT": Option(
         NUMBER, 30.0, "Seconds running jobs get to finish after SIGTERM.", 0
@@ -63,7 +67,8 @@ OPTIONS: dict[str, Option] = {
     "RETENTION": Option(
         (dict,),
         {"completed": 7 * 86400, "failed": 30 * 86400, "cancelled": 7 * 86400},
-        "Seconds finished jobs are kept, per status, before pgflow_prune removes them.",
+        "Seconds finished jobs are kept, per status, before pgflow_prune removes them; "
+        "None keeps them forever. Statuses you leave out keep their default.",
     ),
     "PRUNE_INTERVAL": Option(
         NUMBER, 0, "Seconds between prunes run by runworkers; 0 disables them.", 0

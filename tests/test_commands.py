@@ -9,6 +9,7 @@ import sys
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.test import override_settings
 
 from django_pgflow.models import Job
 from testproject.example.tasks import record
@@ -90,3 +91,15 @@ def test_pgflow_prune_refuses_a_negative_age():
     )
     assert done.returncode == 2
     assert ">= 0" in done.stderr
+
+
+@pytest.mark.django_db
+@override_settings(PGFLOW={"RETENTION": {"cancelled": None}})
+def test_retention_none_keeps_forever_and_other_statuses_keep_defaults():
+    job = record.enqueue("kept")
+    run("SELECT pgflow.cancel(%s)", job.pk)
+    run("UPDATE pgflow_job SET finished_at = now() - interval '3000 days' WHERE id = %s", job.pk)
+    out = io.StringIO()
+    call_command("pgflow_prune", stdout=out)
+    assert Job.objects.filter(pk=job.pk).exists()
+    assert "completed" in out.getvalue()  # the default retention still applies to it

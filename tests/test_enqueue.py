@@ -16,6 +16,7 @@ from django_pgflow import (
     UnknownTaskError,
     enqueue,
     enqueue_many,
+    retry_job,
     task,
 )
 from django_pgflow.models import Job
@@ -47,9 +48,7 @@ def test_using_overrides_options_and_delay_uses_database_time():
 
 
 def test_enqueue_by_dotted_name():
-    job = enqueue(
-        "testproject.example.tasks.record", args=["k"], kwargs={"sleep": 0}, priority=3
-    )
+    job = enqueue("testproject.example.tasks.record", args=["k"], kwargs={"sleep": 0}, priority=3)
     assert job.kwargs == {"sleep": 0}
     assert job.priority == 3
 
@@ -199,3 +198,22 @@ def test_task_declaration_is_validated():
         task(max_attempts=0)
     with pytest.raises(InvalidJobError, match="Invalid queue"):
         task(queue="UPPER")
+
+
+@override_settings(PGFLOW={"QUEUES": {"default": {}, "slow": {"timeout": 3600, "max_attempts": 9}}})
+def test_queue_defaults_sit_between_the_task_and_the_settings():
+    job = record.using(queue="slow").enqueue("x")
+    assert (job.timeout, job.max_attempts) == (3600, 9)
+    job = record.using(queue="slow", timeout=5).enqueue("y")
+    assert (job.timeout, job.max_attempts) == (5, 9)
+    assert send_digest.using(queue="default").enqueue("z").max_attempts == 4  # the task's
+
+
+def test_manual_retry_refuses_while_another_job_holds_the_unique_key():
+    first = record.using(unique_key="k").enqueue("a")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pgflow.cancel(%s)", [first.pk])
+    holder = record.using(unique_key="k").enqueue("b")
+    with pytest.raises(Exception, match=f"job {holder.pk} already holds"), transaction.atomic():
+        retry_job(first.pk)
+    assert Job.objects.get(pk=first.pk).status == "cancelled"

@@ -60,3 +60,18 @@ def test_manage_py_check_reports_bad_settings(override, needle):
     assert done.returncode == 1
     assert needle in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("queues", "text"),
+    [
+        ({"emails": {"colour": "red"}}, "unknown option 'colour'"),
+        ({"emails": {"timeout": -1}}, "timeout must be"),
+        ({"emails": ["timeout"]}, "must be a dict"),
+    ],
+)
+def test_bad_queue_options_are_reported(queues, text):
+    with override_settings(PGFLOW={"QUEUES": queues}):
+        errors = check_settings()
+    assert ids(errors) == ["pgflow.E006"]
+    assert text in errors[0].msg

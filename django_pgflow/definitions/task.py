@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .. import validation
 from ..conf import pgflow_settings
 from . import registry
-from .context import JobContext
+from .context import JobContext, reset_current_job, set_current_job
 
 if TYPE_CHECKING:
     from ..models import Job
@@ -68,7 +68,8 @@ def options_from(kwargs: dict[str, Any]) -> JobOptions:
 class JobSpec:
     """A call of a task, ready to enqueue: ``send_welcome.s(42)`` or ``.using(...).s(42)``.
 
-    Validated when it is made, so a bad value fails at the call site.
+    Option names are checked when it is made; values when it is enqueued, before
+    anything is written.
     """
 
     task_name: str
@@ -106,12 +107,15 @@ class Task:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Run the task inline, in this process, as a plain function call."""
-        if self.takes_context:
-            context = JobContext(
-                job_id=None, attempt=1, queue=self.options.queue or "default", task_name=self.name
-            )
-            return self.func(context, *args, **kwargs)
-        return self.func(*args, **kwargs)
+        queue = self.options.queue or pgflow_settings.DEFAULT_QUEUE
+        context = JobContext(job_id=None, attempt=1, queue=queue, task_name=self.name)
+        token = set_current_job(context)
+        try:
+            if self.takes_context:
+                return self.func(context, *args, **kwargs)
+            return self.func(*args, **kwargs)
+        finally:
+            reset_current_job(token)
 
     def s(self, *args: Any, **kwargs: Any) -> JobSpec:
         """A call of this task to enqueue later, alone or in ``enqueue_many``."""
@@ -180,6 +184,15 @@ def task(
         return t
 
     return decorate(func) if func is not None else decorate
+
+
+QUEUE_OPTION_NAMES = ("priority", "max_attempts", "retry_delay", "max_retry_delay", "timeout")
+
+
+def queue_defaults(queue: str) -> JobOptions:
+    """Defaults a queue declares in ``PGFLOW["QUEUES"]`` (e.g. a longer timeout)."""
+    declared = pgflow_settings.QUEUES.get(queue) or {}
+    return JobOptions(**{k: v for k, v in declared.items() if k in QUEUE_OPTION_NAMES})
 
 
 def settings_defaults() -> JobOptions:

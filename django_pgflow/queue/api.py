@@ -17,7 +17,13 @@ from django.db import connections
 from .. import validation
 from ..conf import pgflow_settings
 from ..definitions import registry
-from ..definitions.task import JobOptions, JobSpec, options_from, settings_defaults
+from ..definitions.task import (
+    JobOptions,
+    JobSpec,
+    options_from,
+    queue_defaults,
+    settings_defaults,
+)
 from ..models import Job
 
 ENQUEUE_SQL = (
@@ -26,7 +32,9 @@ ENQUEUE_SQL = (
 
 
 def _resolved(spec: JobSpec) -> JobOptions:
-    options = spec.options.merged_over(settings_defaults())
+    """The job's options: given > task > its queue's defaults > PGFLOW settings."""
+    queue = spec.options.queue or pgflow_settings.DEFAULT_QUEUE
+    options = spec.options.merged_over(queue_defaults(queue)).merged_over(settings_defaults())
     validation.validate_options(options)
     return options
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import connections
 
-from ..conf import pgflow_settings
+from ..conf import OPTIONS, pgflow_settings
 
 STATUSES = ("completed", "failed", "cancelled")
 
@@ -25,7 +25,8 @@ def prune_all(
     *, retention: dict[str, float | None] | None = None, alias: str = "default"
 ) -> dict[str, int]:
     """Apply the retention policy to every finished status; returns rows deleted by status."""
-    policy = {**pgflow_settings.RETENTION, **(retention or {})}
+    defaults = OPTIONS["RETENTION"].default
+    policy = {**defaults, **pgflow_settings.RETENTION, **(retention or {})}
     batch = pgflow_settings.PRUNE_BATCH_SIZE
     deleted = {}
     for status in STATUSES:
@@ -34,6 +35,7 @@ def prune_all(
             continue  # kept forever
         deleted[status] = prune_status(status, float(seconds), batch_size=batch, alias=alias)
     with connections[alias].cursor() as cursor:
-        cursor.execute("SELECT pgflow.prune_workers(%s)", [max(policy.values(), default=0) or 0])
+        kept = [float(s) for s in policy.values() if s is not None]
+        cursor.execute("SELECT pgflow.prune_workers(%s)", [max(kept, default=86400.0)])
         deleted["workers"] = int(cursor.fetchone()[0])
     return deleted
