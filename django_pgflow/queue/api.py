@@ -130,15 +130,12 @@ def _as_args(args: Any) -> Any:
     return tuple(args) if isinstance(args, list | tuple) else args
 
 
-def _spec_json(spec: JobSpec) -> dict[str, Any]:
-    options = _resolved(spec)
-    args, kwargs = _payload(spec)
+def _options_json(spec: JobSpec, options: JobOptions) -> str:
+    """The job's fields other than args and kwargs, as the JSON enqueue_many reads."""
     run_at = options.run_at.isoformat() if isinstance(options.run_at, dt.datetime) else None
-    return {
+    fields = {
         "queue": options.queue,
         "task_name": spec.task_name,
-        "args": json.loads(args),
-        "kwargs": json.loads(kwargs),
         "priority": options.priority,
         "run_at": run_at,
         "delay": options.delay,
@@ -148,6 +145,17 @@ def _spec_json(spec: JobSpec) -> dict[str, Any]:
         "timeout": options.timeout,
         "unique_key": options.unique_key,
     }
+    return json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
+
+
+def _spec_json(spec: JobSpec, resolved: dict[tuple[str, JobOptions], str]) -> str:
+    # Specs of one task with the same options resolve alike: do it once.
+    key = (spec.task_name, spec.options)
+    fields = resolved.get(key)
+    if fields is None:
+        fields = resolved[key] = _options_json(spec, _resolved(spec))
+    args, kwargs = _payload(spec)
+    return f'{fields[:-1]},"args":{args},"kwargs":{kwargs}}}'
 
 
 def enqueue_many(specs: Iterable[JobSpec], *, using: str = "default") -> list[int]:
@@ -157,16 +165,17 @@ def enqueue_many(specs: Iterable[JobSpec], *, using: str = "default") -> list[in
     whole batch and stores nothing.
     """
     items = []
+    resolved: dict[tuple[str, JobOptions], str] = {}
     for index, spec in enumerate(specs):
         if not isinstance(spec, JobSpec):
             raise validation.InvalidJobError(
                 f"enqueue_many takes job specs such as my_task.s(1, 2); item {index} is "
                 f"{type(spec).__name__}."
             )
-        items.append(_spec_json(spec))
+        items.append(_spec_json(spec, resolved))
     if not items:
         return []
-    payload = json.dumps(items, separators=(",", ":"), ensure_ascii=False)
+    payload = "[" + ",".join(items) + "]"
     with connections[using].cursor() as cursor:
         cursor.execute("SELECT ord, id FROM pgflow.enqueue_many(%s::jsonb)", [payload])
         rows = cursor.fetchall()

@@ -55,9 +55,13 @@ BEGIN
         FROM checked c ORDER BY c.o
         RETURNING pgflow_job.id
     )
-    SELECT s.o, i.id
-    FROM (SELECT src.o, row_number() OVER (ORDER BY src.o) AS n FROM src) AS s
-    JOIN (SELECT ins.id, row_number() OVER (ORDER BY ins.id) AS n FROM ins) AS i USING (n);
+    -- Zip two sorted arrays rather than join on row_number(): the join was
+    -- planned as a nested loop, quadratic in the batch size.
+    SELECT u.o, u.id
+    FROM unnest(
+        ARRAY(SELECT src.o FROM src ORDER BY src.o),
+        ARRAY(SELECT ins.id FROM ins ORDER BY ins.id)
+    ) AS u(o, id);
 END;
 $$;
 
