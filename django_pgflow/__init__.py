@@ -21,10 +21,18 @@ _EXPORTS = {
     "enqueue_many": "django_pgflow.queue.api",
     "cancel_job": "django_pgflow.queue.api",
     "retry_job": "django_pgflow.queue.api",
+    "Flow": "django_pgflow.definitions.flow",
+    "step": "django_pgflow.definitions.flow",
+    "start_flow": "django_pgflow.runs.api",
+    "cancel_run": "django_pgflow.runs.api",
+    "resume_run": "django_pgflow.runs.api",
     "PgflowError": "django_pgflow.exceptions",
     "InvalidJobError": "django_pgflow.exceptions",
     "UnknownTaskError": "django_pgflow.exceptions",
     "JobTimeoutError": "django_pgflow.exceptions",
+    "FlowDefinitionError": "django_pgflow.exceptions",
+    "UnknownFlowError": "django_pgflow.exceptions",
+    "StepInputError": "django_pgflow.exceptions",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -9,10 +9,16 @@ class PgflowConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
         from django.utils.module_loading import autodiscover_modules
 
         from . import checks  # noqa: F401  (registers the system checks)
+        from .definitions.sync import sync_after_migrate
 
         # Tasks and flows register themselves on import, like admin.py modules.
         autodiscover_modules("tasks")
         autodiscover_modules("flows")
+        # migrate leaves the definition tables matching the Flow classes.
+        post_migrate.connect(
+            sync_after_migrate, sender=self, dispatch_uid="django_pgflow.sync_flows"
+        )

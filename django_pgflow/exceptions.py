@@ -19,3 +19,18 @@ class JobTimeoutError(PgflowError, TimeoutError):
 
 class WorkerLostError(PgflowError):
     """A job's worker stopped heartbeating or its lease expired before it reported."""
+
+
+class FlowDefinitionError(PgflowError):
+    """A ``Flow`` class is malformed, or its definition cannot be synced to the database."""
+
+
+class UnknownFlowError(PgflowError, LookupError):
+    """No flow is defined under that slug."""
+
+
+class StepInputError(PgflowError, ValueError):
+    """A step's input does not fit its parameters; the same input would fail again."""
+
+    # Read by the worker: a failure that a retry cannot fix fails the task at once.
+    retry = False

@@ -1,1 +1,1 @@
-"""Definitions: the ``@task`` registry (and, later, the ``Flow`` DSL)."""
+"""Definitions: the ``@task`` registry and the ``Flow`` DSL, and how their jobs run."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import threading
 import traceback
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from typing import Any
 
 from django.db import close_old_connections
 
-from ..definitions import registry
+from ..definitions import registry, step_runner
 from ..definitions.context import JobContext, reset_current_job, set_current_job
 from ..validation import to_json
 
@@ -30,7 +31,9 @@ class ClaimedJob:
     attempt: int
     priority: int
     timeout: float
-    deadline: float = 0.0  # time.monotonic() after which it has timed out
+    # time.monotonic() after which it has timed out; set when a thread starts it,
+    # so time spent waiting for a free thread (batch size > concurrency) is not counted.
+    deadline: float = math.inf
     started: bool = False
     abandoned: bool = False
     thread_name: str | None = field(default=None, repr=False)
@@ -63,7 +66,10 @@ def _event_loop() -> asyncio.AbstractEventLoop:
 def execute(job: ClaimedJob, worker_id: int | None) -> Outcome:
     """Run the task body of ``job`` in this thread and return its outcome."""
     try:
-        task = registry.get_task(job.task_name)
+        if step_runner.is_step_task(job.task_name):
+            task = step_runner.step_task(job.task_name)
+        else:
+            task = registry.get_task(job.task_name)
     except Exception as exc:  # noqa: BLE001 - reported as the job's error
         return Outcome(job, ok=False, error=error_payload(exc, with_traceback=False))
     context = JobContext(
@@ -82,7 +88,9 @@ def execute(job: ClaimedJob, worker_id: int | None) -> Outcome:
         if task.is_async:
             value = _event_loop().run_until_complete(value)
     except Exception as exc:  # noqa: BLE001 - any task error is the job's error
-        return Outcome(job, ok=False, error=error_payload(exc))
+        # An error class with ``retry = False`` knows that trying again cannot help.
+        retry = getattr(exc, "retry", True) is not False
+        return Outcome(job, ok=False, error=error_payload(exc), retry=retry)
     finally:
         reset_current_job(token)
         close_old_connections()

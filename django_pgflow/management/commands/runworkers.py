@@ -10,6 +10,7 @@ import psycopg
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
+from ...definitions.sync import sync_flows
 from ...exceptions import InvalidJobError
 from ...setup_errors import unreachable_database_message
 from ...validation import validate_queue_name
@@ -55,7 +56,9 @@ class Command(BaseCommand):
     help = "Run django-pgflow workers: claim jobs from the queues and execute them."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("--queues", type=queue_list, default=[], help="a,b: queues (default: all)")
+        parser.add_argument(
+            "--queues", type=queue_list, default=[], help="a,b: queues (default: all)"
+        )
         parser.add_argument("--concurrency", type=positive_int, help="threads per process")
         parser.add_argument("--processes", type=positive_int, default=1, help="worker processes")
         parser.add_argument("--batch-size", type=positive_int, help="jobs claimed per round trip")
@@ -73,6 +76,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         self._configure_logging(options["verbosity"])
         self._check_database()
+        sync_flows()
         if options["processes"] > 1:
             code = Supervisor(options["processes"], self._child_args(options)).run()
         else:
@@ -113,7 +117,9 @@ class Command(BaseCommand):
                 getattr(error, "__cause__", None), psycopg.OperationalError
             ):
                 raise
-            raise CommandError(unreachable_database_message(connection.settings_dict, error)) from None
+            raise CommandError(
+                unreachable_database_message(connection.settings_dict, error)
+            ) from None
         finally:
             connection.close()
         if not installed:

@@ -1,0 +1,1 @@
+"""Starting, cancelling and resuming workflow runs from application code."""
