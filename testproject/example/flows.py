@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import time
 from typing import Any
 
 from django.utils import timezone
@@ -271,6 +272,100 @@ class Conditional(Flow):
     @step(depends_on=["classify", "premium"])
     def report(self, classify: dict[str, str], premium: str | None) -> dict[str, Any]:
         return {"tier": classify["tier"], "premium": premium}
+
+
+class MapTypeViolation(Flow):
+    """``listing`` returns an object where ``each`` (a map step) needs an array."""
+
+    slug = "map_type_violation"
+
+    @step()
+    def listing(self, input: Any) -> dict[str, str]:
+        return {"not": "a list"}
+
+    @step(depends_on=["listing"], map=True)
+    def each(self, item: Any) -> Any:
+        record(self, "each")
+        return item
+
+
+class SlowMap(Flow):
+    """A map whose tasks sleep: for cancellation, crashes and sharing between workers."""
+
+    slug = "slow_map"
+    timeout = 30
+
+    @step()
+    def plan(self, input: dict[str, Any]) -> list[float]:
+        return [float(input["seconds"])] * int(input["tasks"])
+
+    @step(depends_on=["plan"], map=True)
+    def work(self, item: float) -> int:
+        record(self, "work")
+        time.sleep(item)
+        return os.getpid()
+
+    @step(depends_on=["work"])
+    def done(self, work: list[int]) -> dict[str, int]:
+        record(self, "done")
+        return {"tasks": len(work), "processes": len(set(work))}
+
+
+class FailsUntilResumed(Flow):
+    """``shaky`` fails its first execution for good (max_attempts=1), so the run
+    fails; after ``resume_run`` it succeeds, and ``prepare`` must not run again."""
+
+    slug = "fails_until_resumed"
+
+    @step()
+    def prepare(self, input: Any) -> str:
+        record(self, "prepare")
+        return "prepared"
+
+    @step(depends_on=["prepare"], max_attempts=1)
+    def shaky(self, prepare: str) -> str:
+        record(self, "shaky")
+        assert self.run_id is not None
+        if executions("shaky", self.run_id) == 1:
+            raise RuntimeError("shaky fails its first execution (simulated)")
+        return f"{prepare}, then shaky succeeded"
+
+
+class HangsOnFirstAttempt(Flow):
+    """``work`` hangs on its first attempt (long enough to kill its worker) and
+    returns at once on a retry: the run completes if a lost task is retried."""
+
+    slug = "hangs_on_first_attempt"
+    timeout = 60
+
+    @step()
+    def work(self, input: Any) -> int:
+        record(self, "work")
+        if self.context.attempt == 1:
+            time.sleep(float(input["seconds"]))
+        return self.context.attempt
+
+    @step(depends_on=["work"])
+    def after(self, work: int) -> str:
+        return f"work finished on attempt {work}"
+
+
+class WideMap(Flow):
+    """A map as wide as the input asks, with no-op tasks: for scale tests and bench."""
+
+    slug = "wide_map"
+
+    @step()
+    def size(self, input: dict[str, Any]) -> list[int]:
+        return list(range(int(input["size"])))
+
+    @step(depends_on=["size"], map=True)
+    def double(self, item: int) -> int:
+        return item * 2
+
+    @step(depends_on=["double"])
+    def check(self, double: list[int]) -> dict[str, Any]:
+        return {"count": len(double), "ordered": double == [i * 2 for i in range(len(double))]}
 
 
 # The typed flow needs pydantic, which only the test extra installs.
