@@ -178,9 +178,7 @@ def test_fail_retries_with_backoff_then_fails_for_good():
 
 def test_backoff_is_capped():
     for failures in (1, 5, 30):
-        seconds = one(
-            "SELECT extract(epoch FROM pgflow.backoff(%s, 1, 20))", failures
-        )
+        seconds = one("SELECT extract(epoch FROM pgflow.backoff(%s, 1, 20))", failures)
         assert seconds <= 20
     assert one("SELECT extract(epoch FROM pgflow.backoff(30, 1, 20))") >= 10
 
@@ -340,6 +338,8 @@ def test_sql_functions_are_schema_qualified_with_fixed_search_path():
 
 
 def test_psycopg_error_names_the_offending_value():
-    with pytest.raises(psycopg.errors.InvalidParameterValue, match="'UP'"):
-        with connect("test-direct") as conn:
-            conn.execute("SELECT pgflow.enqueue('UP', 't.task')")
+    with (
+        pytest.raises(psycopg.errors.InvalidParameterValue, match="'UP'"),
+        connect("test-direct") as conn,
+    ):
+        conn.execute("SELECT pgflow.enqueue('UP', 't.task')")

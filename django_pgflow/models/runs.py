@@ -127,7 +127,11 @@ class WorkflowRun(models.Model):
 
 
 class StepState(models.Model):
-    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="steps")
+    # No index of its own: the unique (run, step_slug) index serves run lookups,
+    # and a second one lets the planner pick a scan over the whole run.
+    run = models.ForeignKey(
+        WorkflowRun, on_delete=models.CASCADE, related_name="steps", db_index=False
+    )
     step = models.ForeignKey("django_pgflow.StepDefinition", on_delete=models.PROTECT)
     step_slug = models.CharField(max_length=63)
     status = models.CharField(max_length=16, choices=StepStatus.choices, default="created")
@@ -167,7 +171,11 @@ class StepState(models.Model):
 class StepTask(models.Model):
     """One task of a step (one per element for a map step), run as a job."""
 
-    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="tasks")
+    # As for StepState: the unique (run, step_slug, task_index) index is the only
+    # one on run, so a task is always found by its key, never by scanning its run.
+    run = models.ForeignKey(
+        WorkflowRun, on_delete=models.CASCADE, related_name="tasks", db_index=False
+    )
     step_slug = models.CharField(max_length=63)
     task_index = models.IntegerField(default=0)
     status = models.CharField(max_length=16, default="queued")

@@ -11,7 +11,10 @@ import itertools
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
+
+from django.db import connections
 
 from .execution import ClaimedJob, Outcome
 
@@ -26,10 +29,12 @@ class TaskPool:
         size: int,
         run: Callable[[ClaimedJob], Outcome],
         on_outcome: Callable[[Outcome], None],
+        on_start: Callable[[ClaimedJob], None] | None = None,
     ) -> None:
         self.size = size
         self._run = run
         self._on_outcome = on_outcome
+        self._on_start = on_start
         self._inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._names = itertools.count(1)
         self._lock = threading.Lock()
@@ -62,6 +67,14 @@ class TaskPool:
         if replace:
             self._spawn()
 
+    def withdraw(self, jobs: list[ClaimedJob]) -> list[ClaimedJob]:
+        """Take back the jobs of ``jobs`` that no thread has started: none ever will."""
+        with self._lock:
+            taken = [job for job in jobs if not job.started and not job.abandoned]
+            for job in taken:
+                job.abandoned = True
+        return taken
+
     def stop(self) -> None:
         with self._lock:
             count = len(self._threads)
@@ -69,6 +82,14 @@ class TaskPool:
             self._inbox.put(_STOP)
 
     def _loop(self) -> None:
+        try:
+            self._serve()
+        finally:
+            # Task bodies keep Django connections open between jobs (CONN_MAX_AGE);
+            # a thread that ends (stop, or replaced after a timeout) closes its own.
+            connections.close_all()
+
+    def _serve(self) -> None:
         me = threading.current_thread().name
         while True:
             item = self._inbox.get()
@@ -79,7 +100,10 @@ class TaskPool:
                 if item.abandoned:
                     continue
                 item.thread_name = me
+                item.deadline = time.monotonic() + item.timeout
                 item.started = True
+            if self._on_start is not None:
+                self._on_start(item)
             outcome = self._run(item)
             with self._lock:
                 replaced = me not in self._threads

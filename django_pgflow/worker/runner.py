@@ -7,6 +7,7 @@ threads run the task bodies and hand outcomes back through a queue.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import signal
@@ -49,7 +50,8 @@ class Worker:
             on_reconnect=self._after_reconnect,
             should_stop=lambda: self.immediate,
         )
-        self.pool = TaskPool(options.concurrency, self._execute, self._deliver)
+        self.pool = TaskPool(options.concurrency, self._execute, self._deliver, self._started)
+        self._wake_by = 0.0  # time.monotonic() by which the main loop plans to wake
         self.stats = {"completed": 0, "failed": 0, "retried": 0, "timed_out": 0, "late": 0}
         self.ready = threading.Event()
 
@@ -81,6 +83,13 @@ class Worker:
 
     def _execute(self, job: ClaimedJob) -> Outcome:
         return execute(job, self.worker_id)
+
+    def _started(self, job: ClaimedJob) -> None:
+        # A job that waited for a thread gets its deadline only now: wake the
+        # main loop if it planned to sleep past it. (The loop sets _wake_by
+        # before it reads the deadlines, so one side or the other sees it.)
+        if job.deadline < self._wake_by:
+            self.wake.set()
 
     def _deliver(self, outcome: Outcome) -> None:
         self.outcomes.put(outcome)
@@ -136,6 +145,7 @@ class Worker:
                 return
             if claimed and claimed == wanted:
                 continue  # probably more ready: claim again before sleeping
+            self._wake_by = time.monotonic() + opts.poll_interval
             self.wake.wait(self._sleep_time())
 
     def _claim(self, limit: int) -> int:
@@ -144,9 +154,7 @@ class Worker:
         jobs = self.db.run(
             lambda c: sql.claim(c, wid, self.options.queues, limit, self.options.lease_margin)
         )
-        now = time.monotonic()
         for job in jobs:
-            job.deadline = now + job.timeout
             self.inflight[job.id] = job
             self.pool.submit(job)
         return len(jobs)
@@ -203,7 +211,7 @@ class Worker:
             applied = set()
             for triple in triples:
                 try:
-                    applied |= self.db.run(lambda c, t=triple: sql.complete_many(c, [t]))
+                    applied |= self.db.run(functools.partial(sql.complete_many, jobs=[triple]))
                 except psycopg.Error as single:
                     self._report_failed(
                         self.inflight[triple[0]], error_payload(single), retry=False
@@ -269,7 +277,7 @@ class Worker:
 
     def _drain(self) -> None:
         """Hand back waiting jobs; give running ones the shutdown timeout to finish."""
-        self._release([j for j in self.inflight.values() if not j.started])
+        self._release(self.pool.withdraw(list(self.inflight.values())))
         deadline = time.monotonic() + self.options.shutdown_timeout
         while self.inflight and not self.immediate and time.monotonic() < deadline:
             self.wake.clear()
@@ -295,6 +303,10 @@ class Worker:
         logger.info("worker %s stopped: %s", self.worker_id, self.stats)
 
     def _prune(self) -> int:
+        from django.db import close_old_connections
+
         from ..queue.retention import prune_all
+
+        close_old_connections()
 
         return sum(prune_all(alias=self.options.alias).values())

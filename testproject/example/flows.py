@@ -350,6 +350,24 @@ class HangsOnFirstAttempt(Flow):
         return f"work finished on attempt {work}"
 
 
+class TinyChain(Flow):
+    """Three no-op steps in a row: the cost of the engine itself, for bench/flows.py."""
+
+    slug = "tiny_chain"
+
+    @step()
+    def one(self, input: Any) -> int:
+        return 1
+
+    @step(depends_on=["one"])
+    def two(self, one: int) -> int:
+        return one + 1
+
+    @step(depends_on=["two"])
+    def three(self, two: int) -> int:
+        return two + 1
+
+
 class WideMap(Flow):
     """A map as wide as the input asks, with no-op tasks: for scale tests and bench."""
 

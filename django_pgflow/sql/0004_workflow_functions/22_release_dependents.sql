@@ -2,6 +2,9 @@ CREATE OR REPLACE FUNCTION pgflow.release_dependents(p_run_id bigint, p_step_slu
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path FROM CURRENT
+-- Key lookups only: a table analyzed while small must not turn them into
+-- sequential scans that grow with every run (invariant 7).
+SET enable_seqscan = off
 AS $$
 BEGIN
     -- The step is done (completed or skipped): one dependency fewer for each

@@ -2,6 +2,9 @@ CREATE OR REPLACE FUNCTION pgflow.resume_run(p_run_id bigint)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path FROM CURRENT
+-- Key lookups only: a table analyzed while small must not turn them into
+-- sequential scans that grow with every run (invariant 7).
+SET enable_seqscan = off
 AS $$
 DECLARE
     v_flow_id bigint;

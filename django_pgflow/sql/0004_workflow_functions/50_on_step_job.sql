@@ -5,6 +5,9 @@ CREATE OR REPLACE FUNCTION pgflow.on_step_job(
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path FROM CURRENT
+-- Key lookups only: a table analyzed while small must not turn them into
+-- sequential scans that grow with every run (invariant 7).
+SET enable_seqscan = off
 AS $$
 DECLARE
     v_run_status text;

@@ -2,6 +2,13 @@ CREATE OR REPLACE FUNCTION pgflow.complete_many(p_ids bigint[], p_attempts integ
 RETURNS SETOF bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path FROM CURRENT
+-- Key lookups only: with the table analyzed while small, the planner would
+-- hash-join the batch against every started job, a cost that grows with the
+-- work in flight (invariant 7). Each id is one primary-key probe instead.
+SET enable_seqscan = off
+SET enable_bitmapscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
 AS $$
 BEGIN
     -- Step jobs cascade into their runs (trigger pgflow_job_step_cascade);

@@ -1,0 +1,474 @@
+#!/usr/bin/env python
+"""Throughput and latency benchmark of django-pgflow's job queue (run by hand, not in CI).
+
+    .venv/bin/python bench/queue.py [--jobs 20000]
+
+It (re)creates its own database, ``pgflow_bench``, on the server of
+``DATABASE_URL`` (default: postgres://postgres@127.0.0.1:5432), migrates it,
+then measures, for the ``noop`` task of the example app:
+
+1. enqueue rate of ``enqueue_many`` (chunks of ``--chunk`` jobs per call);
+2. drain rate of ONE ``manage.py runworkers --burst`` process at default
+   settings, then again with ``--batch-size 100``;
+3. enqueue-to-start latency (``started_at - created_at``, database time) of
+   single jobs enqueued one at a time to an idle, already running worker;
+4. a bare SQL reference: one psycopg connection that loops ``pgflow.claim`` +
+   ``pgflow.complete_many`` with no Python task execution at all.
+
+Every phase starts from an empty ``pgflow_job`` table. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+# This file is called queue.py: its folder must not shadow the standard
+# library's ``queue`` module, which the worker and psycopg import.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+sys.path.insert(0, str(ROOT))
+
+import argparse  # noqa: E402
+import os  # noqa: E402
+import platform  # noqa: E402
+import resource  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from typing import Any  # noqa: E402
+from urllib.parse import urlsplit, urlunsplit  # noqa: E402
+
+import psycopg  # noqa: E402
+from psycopg import sql as pgsql  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/pgflow_bench"
+TASK = "testproject.example.tasks.noop"
+
+# Targets of the performance issue (2-core machine).
+TARGET_DEFAULT = 10_000.0
+TARGET_BATCH100 = 25_000.0
+TARGET_P50_MS = 5.0
+
+# The statements the worker sends (django_pgflow/worker/sql.py), verbatim.
+CLAIM_SQL = (
+    "SELECT id, queue, task_name, args, kwargs, attempts, priority, timeout "
+    "FROM pgflow.claim(%s, %s, %s, %s)"
+)
+COMPLETE_SQL = (
+    "SELECT pgflow.complete_many(%s, %s, ARRAY(SELECT value FROM jsonb_array_elements(%s::jsonb)))"
+)
+
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 110)
+
+
+# -- setup -------------------------------------------------------------------
+
+
+def bench_url(server_url: str, dbname: str) -> str:
+    """``server_url`` pointing at database ``dbname`` (the server's own name is never used)."""
+    parts = urlsplit(server_url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + dbname, parts.query, ""))
+
+
+def describe(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.hostname or 'localhost'}:{parts.port or 5432}/{parts.path.lstrip('/')}"
+
+
+def recreate_database(url: str, dbname: str) -> None:
+    with psycopg.connect(url, dbname="postgres", autocommit=True) as admin:
+        name = pgsql.Identifier(dbname)
+        admin.execute(pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        admin.execute(pgsql.SQL("CREATE DATABASE {}").format(name))
+
+
+def child_env(url: str, dbname: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["DATABASE_URL"] = url
+    env["DATABASE_NAME"] = dbname
+    env["DJANGO_SETTINGS_MODULE"] = "testproject.settings"
+    env["PYTHONPATH"] = os.pathsep.join(p for p in [str(ROOT), env.get("PYTHONPATH", "")] if p)
+    env.pop("PGFLOW_OVERRIDES", None)  # "default settings": the project's PGFLOW as written
+    return env
+
+
+def manage(*args: str) -> list[str]:
+    return [sys.executable, str(ROOT / "manage.py"), *args]
+
+
+def setup_django(env: dict[str, str]) -> None:
+    for key in ("DATABASE_URL", "DATABASE_NAME", "DJANGO_SETTINGS_MODULE"):
+        os.environ[key] = env[key]
+    os.environ.pop("PGFLOW_OVERRIDES", None)
+    import django
+
+    django.setup()
+
+
+# -- measurements ------------------------------------------------------------
+
+
+@dataclass
+class Drain:
+    label: str
+    jobs: int
+    completed: int
+    db_seconds: float  # first started_at -> last finished_at
+    wall_seconds: float  # process start -> exit (includes Django start-up)
+    claims: int  # distinct started_at values: one per claim transaction
+    reports: int  # distinct finished_at values: one per complete_many transaction
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def db_rate(self) -> float:
+        return self.completed / self.db_seconds if self.db_seconds > 0 else float("nan")
+
+    @property
+    def wall_rate(self) -> float:
+        return self.completed / self.wall_seconds if self.wall_seconds > 0 else float("nan")
+
+
+def one(db: psycopg.Connection[Any], query: str, params: Any = None) -> tuple[Any, ...]:
+    row = db.execute(query, params).fetchone()
+    assert row is not None, query
+    return row
+
+
+def reset(db: psycopg.Connection[Any]) -> None:
+    db.execute("TRUNCATE pgflow_job, pgflow_worker CASCADE")
+    db.execute("VACUUM ANALYZE pgflow_job")
+
+
+def enqueue_bulk(jobs: int, chunk: int) -> float:
+    """Enqueue ``jobs`` noop jobs with enqueue_many; returns the seconds it took."""
+    from django.db import connection
+
+    from django_pgflow.definitions import registry
+    from django_pgflow.queue.api import enqueue_many
+
+    noop = registry.get_task(TASK)
+    started = time.perf_counter()
+    left = jobs
+    while left:
+        n = min(chunk, left)
+        ids = enqueue_many([noop.s() for _ in range(n)])
+        assert len(ids) == n
+        left -= n
+    elapsed = time.perf_counter() - started
+    connection.close()
+    return elapsed
+
+
+def span(db: psycopg.Connection[Any], where: str = "TRUE") -> dict[str, Any]:
+    completed, total, seconds, claims, reports = one(
+        db,
+        "SELECT count(*) FILTER (WHERE status = 'completed'), count(*), "
+        "extract(epoch FROM max(finished_at) - min(started_at))::float8, "
+        "count(DISTINCT started_at), count(DISTINCT finished_at) "
+        f"FROM pgflow_job WHERE {where}",
+    )
+    return {
+        "completed": completed,
+        "total": total,
+        "seconds": seconds or 0.0,
+        "claims": claims,
+        "reports": reports,
+    }
+
+
+def drain_with_worker(
+    db: psycopg.Connection[Any], env: dict[str, str], jobs: int, label: str, extra: list[str]
+) -> Drain:
+    command = manage("runworkers", "--burst", *extra)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} exited {proc.returncode}:\n{proc.stderr}")
+    s = span(db)
+    if s["completed"] != jobs:
+        raise SystemExit(f"{label}: {s['completed']} of {jobs} jobs completed\n{proc.stderr}")
+    return Drain(
+        label, jobs, s["completed"], s["seconds"], wall, s["claims"], s["reports"], {"cpu": cpu}
+    )
+
+
+def drain_bare_sql(db: psycopg.Connection[Any], url: str, jobs: int, batch: int) -> Drain:
+    """The SQL floor: claim ``batch``, complete them, repeat; no Python task at all."""
+    with psycopg.connect(url, autocommit=True, application_name="pgflow bench bare") as conn:
+        (worker_id,) = one(
+            conn,
+            "SELECT pgflow.register_worker('bench', %s, '[]'::jsonb, %s)",
+            [os.getpid(), batch],
+        )
+        started = time.perf_counter()
+        done = 0
+        while True:
+            rows = conn.execute(CLAIM_SQL, [worker_id, None, batch, 30.0], prepare=True).fetchall()
+            if not rows:
+                break
+            ids = [r[0] for r in rows]
+            attempts = [r[5] for r in rows]
+            results = "[" + ",".join("null" for _ in rows) + "]"
+            applied = conn.execute(COMPLETE_SQL, [ids, attempts, results], prepare=True).fetchall()
+            done += len(applied)
+        wall = time.perf_counter() - started
+        conn.execute("SELECT pgflow.stop_worker(%s)", [worker_id])
+    s = span(db)
+    assert s["completed"] == jobs == done, (s, done)
+    return Drain(
+        f"bare SQL loop, batch {batch}", jobs, done, s["seconds"], wall, s["claims"], s["reports"]
+    )
+
+
+def wait_until(predicate: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.02)
+
+
+def start_latency(
+    db: psycopg.Connection[Any], env: dict[str, str], dbname: str, count: int, pause: float
+) -> dict[str, float]:
+    """p50/p90/p99 of started_at - created_at for single jobs sent to an idle worker."""
+
+    from django_pgflow.definitions import registry
+
+    noop = registry.get_task(TASK)
+    with tempfile.TemporaryFile(mode="w+") as log:
+        proc = subprocess.Popen(
+            manage("runworkers"), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log
+        )
+        where = _time_single_jobs(db, proc, log, noop, dbname, count, pause)
+    (p50, p90, p99), low, high, mean = one(
+        db,
+        "SELECT percentile_cont(ARRAY[0.5, 0.9, 0.99]) WITHIN GROUP (ORDER BY ms), "
+        "min(ms), max(ms), avg(ms) "
+        "FROM (SELECT extract(epoch FROM started_at - created_at) * 1000 AS ms "
+        f"FROM pgflow_job WHERE {where}) AS t",
+    )
+    return {"p50": p50, "p90": p90, "p99": p99, "min": low, "max": high, "mean": mean}
+
+
+def _time_single_jobs(
+    db: psycopg.Connection[Any],
+    proc: subprocess.Popen[bytes],
+    log: Any,
+    noop: Any,
+    dbname: str,
+    count: int,
+    pause: float,
+) -> str:
+    """Enqueue ``count`` jobs one by one to the running worker ``proc``; stop it; return
+    the WHERE clause selecting the timed jobs."""
+    from django.db import connection
+
+    try:
+        # Ready: the worker row exists and the listener has issued LISTEN.
+        wait_until(
+            lambda: one(
+                db,
+                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = %s "
+                "AND application_name = 'pgflow listener' AND query ILIKE 'LISTEN%%') "
+                "AND EXISTS (SELECT 1 FROM pgflow_worker WHERE state = 'running')",
+                [dbname],
+            )[0],
+            30,
+            "the worker to start listening",
+        )
+        # Warm-up, excluded from the figures.
+        warm = [noop.enqueue().pk for _ in range(10)]
+        wait_until(lambda: span(db)["completed"] == len(warm), 10, "the warm-up jobs to complete")
+        first = max(warm)
+        for _ in range(count):
+            noop.enqueue()
+            time.sleep(pause)
+        where = f"id > {int(first)}"
+        wait_until(
+            lambda: span(db, where)["completed"] == count, 30, "the latency jobs to complete"
+        )
+    finally:
+        connection.close()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if proc.returncode != 0:
+        log.seek(0)
+        raise SystemExit(f"latency worker exited {proc.returncode}:\n{log.read()}")
+    return where
+
+
+# -- report ------------------------------------------------------------------
+
+
+def verdict(ok: bool) -> str:
+    return "[green]PASS[/]" if ok else "[red]FAIL[/]"
+
+
+def best(runs: list[Drain]) -> Drain:
+    """The fastest of repeated runs: on a shared machine, the least disturbed one."""
+    return max(runs, key=lambda d: d.db_rate)
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=int, default=20_000, help="jobs per drain (20000)")
+    parser.add_argument(
+        "--chunk", type=int, default=1_000, help="jobs per enqueue_many call (1000)"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs of each drain; the best is kept (1)"
+    )
+    parser.add_argument("--latency-jobs", type=int, default=200, help="single jobs timed (200)")
+    parser.add_argument(
+        "--pause", type=float, default=0.01, help="seconds between latency enqueues (0.01)"
+    )
+    parser.add_argument("--database-name", default="pgflow_bench", help="dropped and recreated")
+    args = parser.parse_args()
+
+    server = os.environ.get("DATABASE_URL") or DEFAULT_SERVER
+    url = bench_url(server, args.database_name)
+    env = child_env(url, args.database_name)
+    begun = time.perf_counter()
+
+    console.print(f"[bold]django-pgflow queue benchmark[/] on {describe(url)}")
+    recreate_database(url, args.database_name)
+    t = time.perf_counter()
+    subprocess.run(manage("migrate", "-v", "0"), cwd=ROOT, env=env, check=True)
+    console.print(f"  database recreated and migrated in {time.perf_counter() - t:.1f}s")
+    setup_django(env)
+
+    db = psycopg.connect(url, autocommit=True, application_name="pgflow bench monitor")
+    (pg_version,) = one(db, "SHOW server_version")
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    console.print(
+        f"  PostgreSQL {pg_version}, Python {platform.python_version()}, psycopg "
+        f"{psycopg.__version__}, {os.cpu_count()} CPUs, commit {commit or '?'} "
+        f"(plus any uncommitted changes); {load()}"
+    )
+
+    drains: list[Drain] = []
+    enqueue_rates: list[float] = []
+    for label, extra in [
+        ("runworkers --burst (defaults)", []),
+        ("runworkers --burst --batch-size 100", ["--batch-size", "100"]),
+    ]:
+        runs = []
+        for _ in range(args.repeat):
+            reset(db)
+            seconds = enqueue_bulk(args.jobs, args.chunk)
+            enqueue_rates.append(args.jobs / seconds)
+            console.print(
+                f"  enqueue_many: {args.jobs} jobs in {seconds:.2f}s = "
+                f"[bold]{args.jobs / seconds:,.0f} jobs/s[/]"
+            )
+            d = drain_with_worker(db, env, args.jobs, label, extra)
+            runs.append(d)
+            console.print(
+                f"  {label}: [bold]{d.db_rate:,.0f} jobs/s[/] (DB span {d.db_seconds:.2f}s), "
+                f"{d.wall_rate:,.0f} jobs/s process wall ({d.wall_seconds:.2f}s), "
+                f"worker CPU {d.extra['cpu']:.2f}s; {d.claims} claims "
+                f"(avg {d.jobs / d.claims:.1f} jobs), {d.reports} completion reports "
+                f"(avg {d.jobs / d.reports:.1f})"
+            )
+        drains.append(best(runs))
+
+    reset(db)
+    lat = start_latency(db, env, args.database_name, args.latency_jobs, args.pause)
+    console.print(
+        f"  start latency over {args.latency_jobs} single jobs: p50 [bold]{lat['p50']:.2f} ms[/], "
+        f"p90 {lat['p90']:.2f} ms, p99 {lat['p99']:.2f} ms, max {lat['max']:.2f} ms"
+    )
+
+    bare: list[Drain] = []
+    for batch in (100, 8):
+        runs = []
+        for _ in range(args.repeat):
+            reset(db)
+            enqueue_bulk(args.jobs, args.chunk)
+            b = drain_bare_sql(db, url, args.jobs, batch)
+            runs.append(b)
+            console.print(
+                f"  {b.label}: [bold]{b.wall_rate:,.0f} jobs/s[/] client wall "
+                f"({b.wall_seconds:.2f}s), {b.db_rate:,.0f} jobs/s DB span"
+            )
+        bare.append(max(runs, key=lambda d: d.wall_rate))
+    db.close()
+
+    floor = bare[0].wall_rate
+    title = f"django-pgflow queue benchmark ({args.jobs:,} noop jobs per drain"
+    title += f", best of {args.repeat})" if args.repeat > 1 else ")"
+    table = Table(title=title)
+    for name, justify in [
+        ("measure", "left"),
+        ("jobs/s (DB span)", "right"),
+        ("jobs/s (wall)", "right"),
+        ("DB span / bare SQL b=100", "right"),
+        ("target", "right"),
+        ("", "center"),
+    ]:
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table.add_row(
+        f"enqueue_many, chunks of {args.chunk:,}",
+        "",
+        f"{max(enqueue_rates):,.0f}",
+        "",
+        "",
+        "",
+    )
+    for d, target in zip(drains, (TARGET_DEFAULT, TARGET_BATCH100), strict=True):
+        table.add_row(
+            d.label,
+            f"{d.db_rate:,.0f}",
+            f"{d.wall_rate:,.0f}",
+            f"{d.db_rate / floor:.0%}",
+            f">= {target:,.0f}",
+            verdict(d.db_rate >= target),
+        )
+    for b in bare:
+        table.add_row(b.label, f"{b.db_rate:,.0f}", f"{b.wall_rate:,.0f}", "", "", "")
+    table.add_row(
+        f"start latency p50 / p90 ({args.latency_jobs} single jobs, idle worker)",
+        f"{lat['p50']:.2f} / {lat['p90']:.2f} ms",
+        "",
+        "",
+        f"p50 < {TARGET_P50_MS:g} ms",
+        verdict(lat["p50"] < TARGET_P50_MS),
+    )
+    console.print()
+    console.print(table)
+    console.print(
+        "DB span: first started_at to last finished_at, database time. Wall: the worker "
+        "process from start to exit (Django start-up and shutdown included), or the bare "
+        "loop's client time. Bare SQL: pgflow.claim + pgflow.complete_many in a loop on one "
+        "connection, no task execution, no Django."
+    )
+    console.print(f"total {time.perf_counter() - begun:.0f}s; {load()}")
+
+
+if __name__ == "__main__":
+    main()
