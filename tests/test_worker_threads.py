@@ -296,11 +296,6 @@ def test_a_stopped_worker_leaves_no_connection_open(worker_thread):
     wait_for(lambda: sql_value(OTHER_CONNECTIONS) == 0, 10)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pgflow.claim returns a batch in UPDATE order and worker.sql.claim re-sorts it "
-    "by (-priority, id): run_at is lost when a batch holds more jobs than threads",
-)
 def test_a_batch_larger_than_the_pool_runs_in_run_at_order(worker_thread):
     now = timezone.now()
     # Same priority; the later a job was enqueued, the earlier its run_at.

@@ -46,8 +46,6 @@ def claim(
         )
         for r in rows
     ]
-    # RETURNING has no order: run in the order the claim chose.
-    jobs.sort(key=lambda j: (-j.priority, j.id))
     return jobs
 
 

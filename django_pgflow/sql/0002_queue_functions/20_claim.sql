@@ -50,13 +50,19 @@ BEGIN
         );
     END IF;
 
+    -- RETURNING has no order of its own: hand the batch back in the order
+    -- it was picked, so a worker holding more jobs than threads keeps it.
     RETURN QUERY
-    UPDATE pgflow_job j
-    SET status = 'started', attempts = j.attempts + 1, worker_id = p_worker_id,
-        started_at = now(), lease_expires_at = now() + make_interval(secs => j.timeout + p_lease_margin)
-    WHERE j.id = ANY (v_ids)
-    RETURNING j.id, j.queue::text, j.task_name::text, j.args, j.kwargs, j.attempts,
-              j.priority::integer, j.timeout;
+    WITH claimed AS (
+        UPDATE pgflow_job j
+        SET status = 'started', attempts = j.attempts + 1, worker_id = p_worker_id,
+            started_at = now(), lease_expires_at = now() + make_interval(secs => j.timeout + p_lease_margin)
+        WHERE j.id = ANY (v_ids)
+        RETURNING j.id, j.queue::text AS queue, j.task_name::text AS task_name, j.args, j.kwargs,
+                  j.attempts, j.priority::integer AS priority, j.timeout
+    )
+    SELECT c.id, c.queue, c.task_name, c.args, c.kwargs, c.attempts, c.priority, c.timeout
+    FROM claimed c ORDER BY array_position(v_ids, c.id);
 END;
 $$;
 
