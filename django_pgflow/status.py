@@ -38,7 +38,8 @@ def queue_summary() -> list[dict[str, Any]]:
 
 
 def worker_health(state: str, heartbeat_age: float) -> str:
-    """'alive', 'stale' (no heartbeat for WORKER_DEAD_AFTER), 'stopping' or 'stopped'."""
+    """'alive'; 'stale' (silent past WORKER_DEAD_AFTER, not yet reaped); else its state
+    ('lost' once a reaper noticed, 'stopping', 'stopped')."""
     if state != "running":
         return state
     return "stale" if heartbeat_age > float(pgflow_settings.WORKER_DEAD_AFTER) else "alive"

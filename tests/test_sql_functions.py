@@ -270,6 +270,16 @@ def test_reap_requeues_expired_leases_and_silent_workers():
     assert "heartbeating" in lost["message"]
 
 
+def test_reap_marks_silent_workers_lost_and_a_heartbeat_brings_them_back():
+    silent = worker()
+    q("UPDATE pgflow_worker SET last_heartbeat = now() - interval '1 hour' WHERE id = %s", silent)
+    one("SELECT pgflow.reap(60)")
+    assert Worker.objects.get(pk=silent).state == "lost"
+    assert one("SELECT pgflow.heartbeat(%s, 30)", silent) == 0
+    revived = Worker.objects.get(pk=silent)
+    assert (revived.state, revived.stopped_at) == ("running", None)
+
+
 def test_stop_worker_releases_and_marks_stopped():
     job_id = enqueue()
     wid = worker()

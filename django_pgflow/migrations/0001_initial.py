@@ -37,6 +37,7 @@ class Migration(migrations.Migration):
                             ("running", "Running"),
                             ("stopping", "Stopping"),
                             ("stopped", "Stopped"),
+                            ("lost", "Lost"),
                         ],
                         default="running",
                         max_length=16,

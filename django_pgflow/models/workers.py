@@ -10,6 +10,7 @@ class WorkerState(models.TextChoices):
     RUNNING = "running"
     STOPPING = "stopping"
     STOPPED = "stopped"
+    LOST = "lost"  # silent past WORKER_DEAD_AFTER; a heartbeat brings it back
 
 
 class Worker(models.Model):

@@ -84,9 +84,17 @@ class ResilientConnection:
                 pass
             self._conn = None
 
-    def run(self, fn: Callable[[psycopg.Connection[Any]], T], *, give_up_on_stop: bool = True) -> T:
+    def run(
+        self,
+        fn: Callable[[psycopg.Connection[Any]], T],
+        *,
+        give_up_on_stop: bool = True,
+        give_up_after: float | None = None,
+    ) -> T:
+        """Call ``fn(conn)``, reconnecting as long as it takes, or ``give_up_after`` seconds."""
         delay = 0.05
         broken = False
+        deadline = None if give_up_after is None else time.monotonic() + give_up_after
         while True:
             try:
                 conn = self.conn
@@ -98,6 +106,8 @@ class ResilientConnection:
                 self.reconnects += 1
                 self.close()
                 if give_up_on_stop and self.should_stop():
+                    raise
+                if deadline is not None and time.monotonic() >= deadline:
                     raise
                 logger.warning(
                     "pgflow %s connection lost (%s); reconnecting in %.2fs",

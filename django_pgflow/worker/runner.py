@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import queue
 import signal
 import threading
@@ -28,6 +29,9 @@ from .options import WorkerOptions
 from .pool import TaskPool
 
 logger = logging.getLogger("django_pgflow.worker")
+
+# How long a stopping worker keeps trying to reach a database that went away.
+SHUTDOWN_DB_PATIENCE = 10.0
 
 EXIT_OK = 0
 EXIT_TIMEOUT_RESTART = 3
@@ -64,6 +68,18 @@ class Worker:
         self.wake.set()
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        # A signal handler may interrupt the main thread while it holds the
+        # lock of ``wake``: touch no lock here, hand the signal to a thread.
+        os.write(self._signal_pipe[1], bytes([signum]))
+
+    def _relay_signals(self) -> None:
+        while True:
+            data = os.read(self._signal_pipe[0], 1)
+            if not data:
+                return
+            self._handle_signal(data[0])
+
+    def _handle_signal(self, signum: int) -> None:
         if self.stopping:
             logger.warning("second signal: stopping at once")
             self.request_stop(immediate=True)
@@ -76,6 +92,8 @@ class Worker:
             self.request_stop()
 
     def _install_signals(self) -> None:
+        self._signal_pipe = os.pipe()
+        threading.Thread(target=self._relay_signals, name="pgflow-signals", daemon=True).start()
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
 
@@ -272,7 +290,19 @@ class Worker:
             self.pool.abandon(job)
             self.inflight.pop(job.id, None)
         ids = [j.id for j in jobs]
-        released = self.db.run(lambda c: sql.release(c, wid, ids), give_up_on_stop=False)
+        try:
+            released = self.db.run(
+                lambda c: sql.release(c, wid, ids),
+                give_up_on_stop=False,
+                give_up_after=SHUTDOWN_DB_PATIENCE,
+            )
+        except psycopg.OperationalError:
+            logger.error(
+                "could not hand back %d job(s): the database is unreachable; they become "
+                "claimable again when their leases expire",
+                len(ids),
+            )
+            return
         logger.info("handed back %d job(s)", released)
 
     def _drain(self) -> None:
@@ -294,7 +324,11 @@ class Worker:
         if self.worker_id is not None:
             wid = self.worker_id
             try:
-                self.db.run(lambda c: sql.stop_worker(c, wid), give_up_on_stop=False)
+                self.db.run(
+                    lambda c: sql.stop_worker(c, wid),
+                    give_up_on_stop=False,
+                    give_up_after=SHUTDOWN_DB_PATIENCE,
+                )
             except psycopg.Error:
                 logger.exception("could not mark worker %s stopped", wid)
         for helper in helpers:

@@ -26,6 +26,8 @@ class Supervisor:
         self.stopping = False
         self.signals = 0
         self.restarts = 0
+        self.started_at: dict[int, float] = {}
+        self.backoff: dict[int, float] = {}
 
     def _command(self) -> list[str]:
         return [sys.executable, "-m", "django", "runworkers", *self.child_args, "--supervised"]
@@ -39,7 +41,11 @@ class Supervisor:
         return env
 
     def _spawn(self, slot: int) -> None:
-        child = subprocess.Popen(self._command(), env=self._environment())
+        # Its own process group: Ctrl-C in a terminal (or a KillMode=control-group
+        # stop) reaches the supervisor only, which forwards it once. Two signals
+        # would mean "stop at once" to the child.
+        child = subprocess.Popen(self._command(), env=self._environment(), process_group=0)
+        self.started_at[slot] = time.monotonic()
         self.children[slot] = child
         logger.info("started worker process %s (slot %s)", child.pid, slot)
 
@@ -49,6 +55,16 @@ class Supervisor:
         for child in self.children.values():
             if child.poll() is None:
                 child.send_signal(signum)
+
+    def _restart_delay(self, slot: int, code: int) -> float:
+        """Short after a planned restart (3: a timed-out job), growing in a crash loop."""
+        if code == 3:
+            return 0.5
+        lived = time.monotonic() - self.started_at.get(slot, 0.0)
+        previous = self.backoff.get(slot, 0.5)
+        delay = 1.0 if lived > 60 else min(previous * 2, 30.0)
+        self.backoff[slot] = delay
+        return delay
 
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._on_signal)
@@ -67,9 +83,15 @@ class Supervisor:
                     worst = worst if code in (0, -signal.SIGTERM) else max(worst, abs(code))
                     continue
                 if self.restart:
-                    logger.warning("worker process %s exited with %s; restarting", child.pid, code)
+                    delay = self._restart_delay(slot, code)
+                    logger.warning(
+                        "worker process %s exited with %s; restarting in %.1fs",
+                        child.pid,
+                        code,
+                        delay,
+                    )
                     self.restarts += 1
-                    time.sleep(0.5 if code == 3 else 1.0)
+                    time.sleep(delay)
                     if not self.stopping:
                         self._spawn(slot)
                 else:

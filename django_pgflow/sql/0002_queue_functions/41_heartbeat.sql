@@ -7,7 +7,8 @@ DECLARE
     v_extended integer;
 BEGIN
     UPDATE pgflow_worker
-    SET last_heartbeat = now()
+    SET last_heartbeat = now(), state = CASE WHEN state = 'lost' THEN 'running' ELSE state END,
+        stopped_at = CASE WHEN state = 'lost' THEN NULL ELSE stopped_at END
     WHERE id = p_worker_id;
     IF NOT FOUND THEN
         RETURN -1;

@@ -32,9 +32,13 @@ BEGIN
         );
         v_count := v_count + 1;
     END LOOP;
+    -- A worker silent that long is lost: say so (its own heartbeat, should it
+    -- come back from a freeze or a network cut, marks it running again).
+    UPDATE pgflow_worker SET state = 'lost', stopped_at = now()
+    WHERE state = 'running' AND last_heartbeat < now() - make_interval(secs => p_dead_after);
     RETURN v_count;
 END;
 $$;
 
 COMMENT ON FUNCTION pgflow.reap(float8) IS
-'Fails (with retry) every started job whose lease expired or whose worker is stopped, missing, or silent for p_dead_after seconds. Returns how many it reaped.';
+'Fails (with retry) every started job whose lease expired or whose worker is stopped, missing, or silent for p_dead_after seconds, and marks such silent workers lost. Returns how many jobs it reaped.';

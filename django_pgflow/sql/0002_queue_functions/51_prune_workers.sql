@@ -7,7 +7,7 @@ DECLARE
     v_count integer;
 BEGIN
     DELETE FROM pgflow_worker w
-    WHERE w.state = 'stopped' AND w.stopped_at < now() - make_interval(secs => p_older_than)
+    WHERE w.state IN ('stopped', 'lost') AND w.stopped_at < now() - make_interval(secs => p_older_than)
       AND NOT EXISTS (SELECT 1 FROM pgflow_job j WHERE j.worker_id = w.id AND j.status = 'started');
     GET DIAGNOSTICS v_count = ROW_COUNT;
     RETURN v_count;
@@ -15,4 +15,4 @@ END;
 $$;
 
 COMMENT ON FUNCTION pgflow.prune_workers(float8) IS
-'Deletes worker rows stopped more than p_older_than seconds ago that hold no job.';
+'Deletes worker rows stopped (or lost) more than p_older_than seconds ago that hold no job.';
