@@ -2,9 +2,9 @@ CREATE OR REPLACE FUNCTION pgflow.step_input(p_run_id bigint, p_step_slug text)
 RETURNS jsonb
 LANGUAGE sql STABLE
 SET search_path FROM CURRENT
--- Key lookups only: a table analyzed while small must not turn them into
--- sequential scans that grow with every run (invariant 7).
-SET enable_seqscan = off
+-- An internal step of a cascade: it runs inside an entry point (start_flow,
+-- on_step_job, cancel_run, resume_run) whose SET enable_seqscan = off still
+-- holds here. Repeating it would cost a GUC save/restore per call.
 AS $$
     -- A root step's input is the run input; any other step's is an object of
     -- its dependencies' outputs keyed by their slugs (null for a skipped one).

@@ -2,9 +2,9 @@ CREATE OR REPLACE FUNCTION pgflow.release_dependents(p_run_id bigint, p_step_slu
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path FROM CURRENT
--- Key lookups only: a table analyzed while small must not turn them into
--- sequential scans that grow with every run (invariant 7).
-SET enable_seqscan = off
+-- An internal step of a cascade: it runs inside an entry point (start_flow,
+-- on_step_job, cancel_run, resume_run) whose SET enable_seqscan = off still
+-- holds here. Repeating it would cost a GUC save/restore per call.
 AS $$
 BEGIN
     -- The step is done (completed or skipped): one dependency fewer for each
