@@ -15,6 +15,8 @@ _EXPORTS = {
     "task": "django_pgflow.definitions.task",
     "Task": "django_pgflow.definitions.task",
     "JobSpec": "django_pgflow.definitions.task",
+    "periodic": "django_pgflow.definitions.periodic",
+    "resource_lock": "django_pgflow.locks",
     "JobContext": "django_pgflow.definitions.context",
     "current_job": "django_pgflow.definitions.context",
     "enqueue": "django_pgflow.queue.api",
@@ -33,6 +35,8 @@ _EXPORTS = {
     "FlowDefinitionError": "django_pgflow.exceptions",
     "UnknownFlowError": "django_pgflow.exceptions",
     "StepInputError": "django_pgflow.exceptions",
+    "InvalidScheduleError": "django_pgflow.exceptions",
+    "ResourceLockTimeout": "django_pgflow.exceptions",
 }
 
 __all__ = sorted(_EXPORTS)

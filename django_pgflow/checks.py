@@ -9,8 +9,8 @@ from django.core.checks import CheckMessage, Error, register
 
 from .conf import OPTIONS
 from .definitions.task import JobOptions
-from .exceptions import InvalidJobError
-from .validation import QUEUE_NAME_RE, validate_options
+from .exceptions import InvalidJobError, PgflowError
+from .validation import QUEUE_NAME_RE, validate_options, validate_task_name
 
 SETTINGS_DOC = "See docs/settings.md for every key of PGFLOW."
 
@@ -113,6 +113,35 @@ def _check_retention(retention: dict[str, Any]) -> list[CheckMessage]:
     return errors
 
 
+def _check_schedule(name: Any, entry: Any) -> list[CheckMessage]:
+    """One PGFLOW["PERIODIC"] entry: E007 cron, E008 time zone, E009 task, E010 the rest."""
+    from .definitions import periodic, registry
+
+    where = f"PGFLOW['PERIODIC'][{name!r}]"
+    errors: list[CheckMessage] = []
+    if isinstance(entry, dict):
+        for key, check, code in (
+            ("cron", periodic.validate_cron, "pgflow.E007"),
+            ("timezone", periodic.validate_timezone, "pgflow.E008"),
+            ("task", lambda n: registry.get_task(validate_task_name(n)), "pgflow.E009"),
+        ):
+            if key not in entry:
+                continue
+            try:
+                check(entry[key])
+            except PgflowError as error:
+                errors.append(Error(f"{where}: {error}", id=code))
+    if not errors:
+        try:
+            periodic.schedule_from_setting(name, entry).job_json()
+        except PgflowError as error:
+            errors.append(Error(str(error), hint=PERIODIC_HINT, id="pgflow.E010"))
+    return errors
+
+
+PERIODIC_HINT = "See docs/guides/periodic-tasks.md."
+
+
 @register()
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Validate ``settings.PGFLOW``: known keys, right types, sane values."""
@@ -144,4 +173,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             errors.extend(_check_queues(value))
         if not found and key == "RETENTION":
             errors.extend(_check_retention(value))
+        if not found and key == "PERIODIC":
+            for name, entry in value.items():
+                errors.extend(_check_schedule(name, entry))
     return errors

@@ -75,6 +75,14 @@ OPTIONS: dict[str, Option] = {
     ),
     "PRUNE_BATCH_SIZE": Option((int,), 10_000, "Rows deleted per prune statement.", 1),
     "RESOURCES": Option((dict,), {}, "Named resources and their capacities."),
+    "PERIODIC": Option(
+        (dict,),
+        {},
+        "Periodic schedules by name: {'nightly-report': {'task': 'myapp.tasks.report', "
+        "'cron': '0 3 * * *', 'timezone': 'UTC', 'args': [], 'kwargs': {}}}; also queue, "
+        "priority, max_attempts, retry_delay, max_retry_delay, timeout. Workers enqueue one "
+        "job per tick; a name also used by @periodic is overridden by this setting.",
+    ),
 }
 
 

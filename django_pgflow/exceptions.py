@@ -34,3 +34,19 @@ class StepInputError(PgflowError, ValueError):
 
     # Read by the worker: a failure that a retry cannot fix fails the task at once.
     retry = False
+
+
+class InvalidScheduleError(PgflowError, ValueError):
+    """A periodic schedule is malformed: a bad cron expression, time zone or option."""
+
+
+class ResourceLockTimeout(PgflowError, TimeoutError):
+    """``resource_lock`` waited its whole timeout and another holder still had the lock."""
+
+    def __init__(self, name: str, timeout: float) -> None:
+        super().__init__(
+            f"Could not take resource lock {name!r} within {timeout:g}s: another holder "
+            "still has it."
+        )
+        self.name = name
+        self.timeout = timeout

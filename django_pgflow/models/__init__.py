@@ -7,6 +7,7 @@ illegal status transitions, whatever writes them.
 
 from .flows import FailurePolicy, FlowDefinition, StepDefinition, StepDependency, StepType
 from .jobs import FINISHED, JOB_TRANSITIONS, Job, JobStatus
+from .periodic import PeriodicSchedule
 from .runs import RunStatus, StepState, StepStatus, StepTask, WorkflowRun
 from .workers import Worker, WorkerState
 
@@ -17,6 +18,7 @@ __all__ = [
     "FlowDefinition",
     "Job",
     "JobStatus",
+    "PeriodicSchedule",
     "RunStatus",
     "StepDefinition",
     "StepDependency",

@@ -55,6 +55,10 @@ class TaskPool:
     def submit(self, job: ClaimedJob) -> None:
         self._inbox.put(job)
 
+    def waiting(self) -> int:
+        """Jobs handed to the pool that no thread has picked up yet (approximately)."""
+        return self._inbox.qsize()
+
     def abandon(self, job: ClaimedJob) -> None:
         """Give up on a running job's thread and start a replacement."""
         with self._lock:

@@ -7,6 +7,7 @@ threads run the task bodies and hand outcomes back through a queue.
 
 from __future__ import annotations
 
+import collections
 import functools
 import logging
 import os
@@ -19,6 +20,7 @@ from typing import Any
 
 import psycopg
 
+from ..definitions.periodic import declared_schedules
 from ..exceptions import JobTimeoutError
 from . import sql
 from .connection import ResilientConnection
@@ -27,8 +29,14 @@ from .heartbeat import Heartbeat
 from .listener import Listener
 from .options import WorkerOptions
 from .pool import TaskPool
+from .scheduler import Scheduler
 
 logger = logging.getLogger("django_pgflow.worker")
+
+# Mean run time under which a worker holds a batch of jobs beyond its threads.
+SHORT_JOB = 0.05
+# How long a finished job's outcome may wait to be reported with others.
+REPORT_DELAY = 0.002
 
 # How long a stopping worker keeps trying to reach a database that went away.
 SHUTDOWN_DB_PATIENCE = 10.0
@@ -58,6 +66,7 @@ class Worker:
         self._wake_by = 0.0  # time.monotonic() by which the main loop plans to wake
         self.stats = {"completed": 0, "failed": 0, "retried": 0, "timed_out": 0, "late": 0}
         self.ready = threading.Event()
+        self.durations: collections.deque[float] = collections.deque(maxlen=100)
 
     # -- control ---------------------------------------------------------
 
@@ -100,7 +109,11 @@ class Worker:
     # -- task threads ----------------------------------------------------
 
     def _execute(self, job: ClaimedJob) -> Outcome:
-        return execute(job, self.worker_id)
+        began = time.monotonic()
+        try:
+            return execute(job, self.worker_id)
+        finally:
+            self.durations.append(time.monotonic() - began)
 
     def _started(self, job: ClaimedJob) -> None:
         # A job that waited for a thread gets its deadline only now: wake the
@@ -111,7 +124,10 @@ class Worker:
 
     def _deliver(self, outcome: Outcome) -> None:
         self.outcomes.put(outcome)
-        self.wake.set()
+        # While claimed jobs still wait for a thread, report in batches; once
+        # the threads are about to run dry, report (and claim) at once.
+        if self.pool.waiting() == 0 or self.outcomes.qsize() >= self._report_at():
+            self.wake.set()
 
     # -- main loop -------------------------------------------------------
 
@@ -136,6 +152,8 @@ class Worker:
                 alias=opts.alias,
             ),
         ]
+        if not opts.burst:  # a burst worker drains the queue and exits: it schedules nothing
+            helpers.append(Scheduler(declared_schedules(), stop=self.stop_event, alias=opts.alias))
         for helper in helpers:
             helper.start()
         self.pool.start()
@@ -155,9 +173,9 @@ class Worker:
             self._check_timeouts()
             if self.stopping:
                 break
-            free = opts.held_limit - len(self.inflight)
-            wanted = min(free, opts.batch_size or opts.concurrency)
-            claimed = self._claim(wanted) if wanted > 0 else 0
+            free = self._held_limit() - len(self.inflight)
+            wanted = min(free, self._batch())
+            claimed = self._claim(wanted) if wanted >= self._min_claim() else 0
             if opts.burst and claimed == 0 and not self.inflight and self._nothing_pending():
                 logger.info("burst: nothing ready or running; exiting")
                 return
@@ -165,6 +183,29 @@ class Worker:
                 continue  # probably more ready: claim again before sleeping
             self._wake_by = time.monotonic() + opts.poll_interval
             self.wake.wait(self._sleep_time())
+
+    def _batch(self) -> int:
+        return self.options.batch_size or self.options.concurrency
+
+    def _jobs_are_short(self) -> bool:
+        durations = list(self.durations)
+        return len(durations) >= 10 and sum(durations) / len(durations) < SHORT_JOB
+
+    def _held_limit(self) -> int:
+        """How many claimed jobs to hold: the threads, plus one batch waiting for them
+        while jobs are short. Long jobs are never hoarded while another worker idles."""
+        limit = self.options.held_limit
+        if self._jobs_are_short():
+            limit = max(limit, self.options.concurrency + self._batch())
+        return limit
+
+    def _min_claim(self) -> int:
+        # Claim in batches while the threads still have work queued; claim
+        # whatever fits as soon as they are about to run dry.
+        return 1 if self.pool.waiting() == 0 else max(1, self._batch() // 2)
+
+    def _report_at(self) -> int:
+        return max(1, self._batch() // 2)
 
     def _claim(self, limit: int) -> int:
         assert self.worker_id is not None
@@ -182,6 +223,8 @@ class Worker:
 
     def _sleep_time(self) -> float:
         timeout = self.options.poll_interval
+        if not self.outcomes.empty():
+            timeout = REPORT_DELAY  # outcomes wait at most this long to join a batch
         if self.inflight:
             nearest = min(job.deadline for job in self.inflight.values()) - time.monotonic()
             timeout = max(0.0, min(timeout, nearest + 0.001))

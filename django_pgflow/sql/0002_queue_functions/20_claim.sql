@@ -16,6 +16,9 @@ SET search_path FROM CURRENT
 SET enable_sort = off
 SET enable_bitmapscan = off
 SET enable_seqscan = off
+-- The disabled plan nodes above carry a huge cost on PostgreSQL <= 17, which
+-- would make every call cross the JIT thresholds and compile (hundreds of ms).
+SET jit = off
 AS $$
 DECLARE
     v_ids bigint[];

@@ -5,6 +5,9 @@ SET search_path FROM CURRENT
 -- Key lookups only: a table analyzed while small must not turn them into
 -- sequential scans that grow with every run (invariant 7).
 SET enable_seqscan = off
+-- The disabled plan nodes above carry a huge cost on PostgreSQL <= 17, which
+-- would make every call cross the JIT thresholds and compile (hundreds of ms).
+SET jit = off
 AS $$
 BEGIN
     UPDATE pgflow_run SET status = 'cancelled', finished_at = now()

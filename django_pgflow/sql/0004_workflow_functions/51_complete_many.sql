@@ -9,6 +9,9 @@ SET enable_seqscan = off
 SET enable_bitmapscan = off
 SET enable_hashjoin = off
 SET enable_mergejoin = off
+-- The disabled plan nodes above carry a huge cost on PostgreSQL <= 17, which
+-- would make every call cross the JIT thresholds and compile (hundreds of ms).
+SET jit = off
 AS $$
 BEGIN
     -- Step jobs cascade into their runs (trigger pgflow_job_step_cascade);
