@@ -297,7 +297,7 @@ def test_database_refuses_illegal_transitions():
     claim(worker())
     one("SELECT pgflow.complete(%s, 1, 'null')", job_id)
     for status in ("started", "queued", "failed"):
-        with pytest.raises(DatabaseError, match="Invalid transition"), transaction.atomic():
+        with pytest.raises(DatabaseError, match="invalid status transition"), transaction.atomic():
             Job.objects.filter(pk=job_id).update(status=status)
     with pytest.raises(DatabaseError, match="cannot decrease"), transaction.atomic():
         Job.objects.filter(pk=job_id).update(attempts=0)

@@ -6,6 +6,7 @@ import pgtrigger
 from django.db import models
 from django.db.models import Q
 
+from .fsm import status_fsm
 from .workers import Worker
 
 JOB_TRANSITIONS = [
@@ -65,6 +66,7 @@ class Job(models.Model):
         blank=True,
         on_delete=models.DO_NOTHING,
         db_constraint=False,
+        db_index=False,  # a partial index below: plain jobs (run NULL) stay out of it
         related_name="jobs",
     )
     step_slug = models.CharField(max_length=63, null=True, blank=True)  # noqa: DJ001
@@ -95,7 +97,6 @@ class Job(models.Model):
                 name="pgflow_job_lease_idx",
                 condition=Q(status="started"),
             ),
-            models.Index("worker", name="pgflow_job_worker_idx", condition=Q(status="started")),
             # Only finished rows, so it can never compete with the claim's index.
             models.Index(
                 "status",
@@ -103,7 +104,15 @@ class Job(models.Model):
                 name="pgflow_job_finished_idx",
                 condition=Q(status__in=FINISHED),
             ),
-            models.Index("task_name", "created_at", name="pgflow_job_task_idx"),
+            # History by task (finished rows only: every index an active row is in
+            # costs an entry on each claim and completion).
+            models.Index(
+                "task_name",
+                "created_at",
+                name="pgflow_job_task_idx",
+                condition=Q(status__in=FINISHED),
+            ),
+            models.Index("run", name="pgflow_job_run_idx", condition=Q(run__isnull=False)),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -120,12 +129,7 @@ class Job(models.Model):
             models.CheckConstraint(condition=Q(timeout__gt=0), name="pgflow_job_timeout_positive"),
         ]
         triggers = [
-            pgtrigger.FSM(
-                name="pgflow_job_status_fsm",
-                field="status",
-                transitions=JOB_TRANSITIONS,
-                condition=pgtrigger.Q(old__status__df=pgtrigger.F("new__status")),
-            ),
+            status_fsm("pgflow_job_status_fsm", JOB_TRANSITIONS),
             pgtrigger.Trigger(
                 name="pgflow_job_attempts_monotonic",
                 when=pgtrigger.Before,

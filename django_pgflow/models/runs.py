@@ -9,11 +9,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import pgtrigger
 from django.db import models
 from django.db.models import Q
 
 from .flows import FlowDefinition
+from .fsm import status_fsm
 
 RUN_TRANSITIONS = [
     ("started", "completed"),
@@ -86,14 +86,7 @@ class WorkflowRun(models.Model):
             models.Index(fields=["flow_slug", "created_at"], name="pgflow_run_flow_idx"),
             models.Index(fields=["status", "finished_at"], name="pgflow_run_status_idx"),
         ]
-        triggers = [
-            pgtrigger.FSM(
-                name="pgflow_run_status_fsm",
-                field="status",
-                transitions=RUN_TRANSITIONS,
-                condition=pgtrigger.Q(old__status__df=pgtrigger.F("new__status")),
-            )
-        ]
+        triggers = [status_fsm("pgflow_run_status_fsm", RUN_TRANSITIONS)]
 
     def __str__(self) -> str:
         return f"run {self.pk} of {self.flow_slug} [{self.status}]"
@@ -155,14 +148,7 @@ class StepState(models.Model):
                 condition=Q(remaining_tasks__gte=0), name="pgflow_step_state_tasks_nonnegative"
             ),
         ]
-        triggers = [
-            pgtrigger.FSM(
-                name="pgflow_step_state_status_fsm",
-                field="status",
-                transitions=STEP_TRANSITIONS,
-                condition=pgtrigger.Q(old__status__df=pgtrigger.F("new__status")),
-            )
-        ]
+        triggers = [status_fsm("pgflow_step_state_status_fsm", STEP_TRANSITIONS)]
 
     def __str__(self) -> str:
         return f"{self.step_slug} of run {self.run_id} [{self.status}]"
@@ -201,14 +187,7 @@ class StepTask(models.Model):
             )
         ]
         indexes = [models.Index(fields=["job"], name="pgflow_step_task_job_idx")]
-        triggers = [
-            pgtrigger.FSM(
-                name="pgflow_step_task_status_fsm",
-                field="status",
-                transitions=TASK_TRANSITIONS,
-                condition=pgtrigger.Q(old__status__df=pgtrigger.F("new__status")),
-            )
-        ]
+        triggers = [status_fsm("pgflow_step_task_status_fsm", TASK_TRANSITIONS)]
 
     def __str__(self) -> str:
         return f"{self.step_slug}[{self.task_index}] of run {self.run_id} [{self.status}]"

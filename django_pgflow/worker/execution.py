@@ -31,6 +31,8 @@ class ClaimedJob:
     attempt: int
     priority: int
     timeout: float
+    run_id: int | None = None  # set for the task of a workflow step
+    task_index: int | None = None
     # time.monotonic() after which it has timed out; set when a thread starts it,
     # so time spent waiting for a free thread (batch size > concurrency) is not counted.
     deadline: float = math.inf

@@ -33,6 +33,8 @@ from .scheduler import Scheduler
 
 logger = logging.getLogger("django_pgflow.worker")
 
+# Jobs claimed per round trip per thread when CLAIM_BATCH_SIZE is unset.
+AUTO_BATCH_PER_THREAD = 4
 # Mean run time under which a worker holds a batch of jobs beyond its threads.
 SHORT_JOB = 0.05
 # How long a finished job's outcome may wait to be reported with others.
@@ -185,7 +187,9 @@ class Worker:
             self.wake.wait(self._sleep_time())
 
     def _batch(self) -> int:
-        return self.options.batch_size or self.options.concurrency
+        # Unset: four threads' worth. Only short jobs are held beyond the
+        # threads (see _held_limit), so for long jobs this changes nothing.
+        return self.options.batch_size or AUTO_BATCH_PER_THREAD * self.options.concurrency
 
     def _jobs_are_short(self) -> bool:
         durations = list(self.durations)
@@ -263,7 +267,7 @@ class Worker:
         return held is not None and held.attempt == job.attempt and not job.abandoned
 
     def _report_completed(self, done: list[Outcome]) -> None:
-        triples = [(o.job.id, o.job.attempt, o.result_json or "null") for o in done]
+        triples = [(o.job.id, o.job.attempt, o.result_json or "null", o.job.run_id) for o in done]
         try:
             applied = self.db.run(lambda c: sql.complete_many(c, triples))
         except psycopg.Error as error:

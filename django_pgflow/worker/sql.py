@@ -28,7 +28,8 @@ def claim(
     conn: Conn, worker_id: int, queues: list[str], limit: int, lease_margin: float
 ) -> list[ClaimedJob]:
     rows = conn.execute(
-        "SELECT id, queue, task_name, args, kwargs, attempts, priority, timeout "
+        "SELECT id, queue, task_name, args, kwargs, attempts, priority, timeout, run_id, "
+        "task_index "
         "FROM pgflow.claim(%s, %s, %s, %s)",
         [worker_id, queues or None, limit, lease_margin],
         prepare=True,
@@ -43,21 +44,28 @@ def claim(
             attempt=r[5],
             priority=r[6],
             timeout=r[7],
+            run_id=r[8],
+            task_index=r[9],
         )
         for r in rows
     ]
     return jobs
 
 
-def complete_many(conn: Conn, jobs: list[tuple[int, int, str]]) -> set[int]:
-    """Report (id, attempt, result JSON) triples; returns the ids that were applied."""
+Completion = tuple[int, int, str, int | None]  # job id, attempt, result JSON, run id
+
+
+def complete_many(conn: Conn, jobs: list[Completion]) -> set[int]:
+    """Report completions; returns the ids that were applied (the rest were late)."""
     ids = [j[0] for j in jobs]
     attempts = [j[1] for j in jobs]
     results = "[" + ",".join(j[2] for j in jobs) + "]"
+    # The runs these jobs cascade into, so the SQL can lock them without looking.
+    run_ids = sorted({j[3] for j in jobs if j[3] is not None})
     rows = conn.execute(
         "SELECT pgflow.complete_many(%s, %s, "
-        "ARRAY(SELECT value FROM jsonb_array_elements(%s::jsonb)))",
-        [ids, attempts, results],
+        "ARRAY(SELECT value FROM jsonb_array_elements(%s::jsonb)), %s)",
+        [ids, attempts, results, run_ids],
         prepare=True,
     ).fetchall()
     return {r[0] for r in rows}

@@ -2,6 +2,11 @@ CREATE OR REPLACE FUNCTION pgflow.release_unknown(p_worker_id bigint, p_known bi
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path FROM CURRENT
+-- Runs every few seconds on a table that grows with history: its scans must
+-- stay on the partial indexes of active (or finished) rows, whatever the
+-- statistics say (invariant 7); JIT would only add latency.
+SET enable_seqscan = off
+SET jit = off
 AS $$
 DECLARE
     v_count integer;

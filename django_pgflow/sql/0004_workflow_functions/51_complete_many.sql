@@ -1,4 +1,10 @@
-CREATE OR REPLACE FUNCTION pgflow.complete_many(p_ids bigint[], p_attempts integer[], p_results jsonb[])
+-- Replaces 0002's three-argument version: a second overload would make
+-- three-argument calls ambiguous.
+DROP FUNCTION IF EXISTS pgflow.complete_many(bigint[], integer[], jsonb[]);
+
+CREATE OR REPLACE FUNCTION pgflow.complete_many(
+    p_ids bigint[], p_attempts integer[], p_results jsonb[], p_run_ids bigint[] DEFAULT NULL
+)
 RETURNS SETOF bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path FROM CURRENT
@@ -16,9 +22,12 @@ AS $$
 BEGIN
     -- Step jobs cascade into their runs (trigger pgflow_job_step_cascade);
     -- take the run locks up front in id order so that two workers completing
-    -- tasks of the same runs cannot deadlock.
+    -- tasks of the same runs cannot deadlock. A worker passes the run ids it
+    -- knows from the claim ('{}' for plain jobs: no lookup at all).
     PERFORM 1 FROM pgflow_run
-    WHERE id IN (SELECT run_id FROM pgflow_job WHERE id = ANY (p_ids) AND run_id IS NOT NULL)
+    WHERE id = ANY (coalesce(
+        p_run_ids,
+        ARRAY(SELECT run_id FROM pgflow_job WHERE id = ANY (p_ids) AND run_id IS NOT NULL)))
     ORDER BY id
     FOR UPDATE;
 
@@ -31,5 +40,5 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION pgflow.complete_many(bigint[], integer[], jsonb[]) IS
-'complete() for many jobs in one statement; returns the ids it applied. Ids it does not return were late reports, ignored. Step jobs cascade into their runs.';
+COMMENT ON FUNCTION pgflow.complete_many(bigint[], integer[], jsonb[], bigint[]) IS
+'complete() for many jobs in one statement; returns the ids it applied. Ids it does not return were late reports, ignored. Step jobs cascade into their runs, whose ids p_run_ids may name (NULL: looked up).';
