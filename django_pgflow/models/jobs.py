@@ -56,6 +56,9 @@ class Job(models.Model):
         blank=True,
         on_delete=models.DO_NOTHING,
         db_constraint=False,
+        # No index: it would take an entry on every claim and completion; a
+        # worker's running jobs are found through the lease index.
+        db_index=False,
         related_name="jobs",
     )
     lease_expires_at = models.DateTimeField(null=True, blank=True)
