@@ -30,7 +30,7 @@ def superuser_client() -> Client:
 def register_worker(queues: list[str] | None = None) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pgflow.register_worker('testhost', 4242, %s::jsonb, 4)",
+            "SELECT django_pgflow.register_worker('testhost', 4242, %s::jsonb, 4)",
             [json.dumps(queues or [])],
         )
         return int(cursor.fetchone()[0])
@@ -43,18 +43,18 @@ def drive(status: str, key: str, worker_id: int | None = None, error: Any = None
         return job
     worker_id = worker_id or register_worker()
     with connection.cursor() as cursor:
-        cursor.execute("SELECT id, attempts FROM pgflow.claim(%s, NULL, 1, 30)", [worker_id])
+        cursor.execute("SELECT id, attempts FROM django_pgflow.claim(%s, NULL, 1, 30)", [worker_id])
         claimed = cursor.fetchall()
         assert claimed == [(job.pk, 1)], "another queued job was claimed first"
         if status == "completed":
-            cursor.execute("SELECT pgflow.complete(%s, 1, %s::jsonb)", [job.pk, '"ok"'])
+            cursor.execute("SELECT django_pgflow.complete(%s, 1, %s::jsonb)", [job.pk, '"ok"'])
         elif status == "failed":
             payload = error or {"error": "ValueError", "message": "boom", "traceback": None}
             cursor.execute(
-                "SELECT pgflow.fail(%s, 1, %s::jsonb, false)", [job.pk, json.dumps(payload)]
+                "SELECT django_pgflow.fail(%s, 1, %s::jsonb, false)", [job.pk, json.dumps(payload)]
             )
         elif status == "cancelled":
-            cursor.execute("SELECT pgflow.cancel(%s)", [job.pk])
+            cursor.execute("SELECT django_pgflow.cancel(%s)", [job.pk])
         else:
             assert status == "started"
     return job.refresh()

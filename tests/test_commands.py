@@ -28,8 +28,8 @@ def test_pgflow_status_shows_queues_and_stale_workers():
     record.using(delay=600).enqueue("later")
     record.using(queue="emails").enqueue("mail")
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pgflow.register_worker('alive-host', 11, '[]'::jsonb, 2)")
-        cursor.execute("SELECT pgflow.register_worker('stale-host', 12, '[\"emails\"]', 2)")
+        cursor.execute("SELECT django_pgflow.register_worker('alive-host', 11, '[]'::jsonb, 2)")
+        cursor.execute("SELECT django_pgflow.register_worker('stale-host', 12, '[\"emails\"]', 2)")
         stale = cursor.fetchone()[0]
     run("UPDATE pgflow_worker SET last_heartbeat = now() - interval '1 hour' WHERE id = %s", stale)
     out = io.StringIO()
@@ -47,8 +47,8 @@ def test_pgflow_status_shows_queues_and_stale_workers():
 @pytest.mark.django_db
 def test_pgflow_prune_removes_only_old_finished_jobs():
     old, recent, active = record.enqueue("old"), record.enqueue("recent"), record.enqueue("active")
-    run("SELECT pgflow.cancel(%s)", old.pk)
-    run("SELECT pgflow.cancel(%s)", recent.pk)
+    run("SELECT django_pgflow.cancel(%s)", old.pk)
+    run("SELECT django_pgflow.cancel(%s)", recent.pk)
     run("UPDATE pgflow_job SET finished_at = now() - interval '30 days' WHERE id = %s", old.pk)
     out = io.StringIO()
     call_command("pgflow_prune", stdout=out)
@@ -97,7 +97,7 @@ def test_pgflow_prune_refuses_a_negative_age():
 @override_settings(PGFLOW={"RETENTION": {"cancelled": None}})
 def test_retention_none_keeps_forever_and_other_statuses_keep_defaults():
     job = record.enqueue("kept")
-    run("SELECT pgflow.cancel(%s)", job.pk)
+    run("SELECT django_pgflow.cancel(%s)", job.pk)
     run("UPDATE pgflow_job SET finished_at = now() - interval '3000 days' WHERE id = %s", job.pk)
     out = io.StringIO()
     call_command("pgflow_prune", stdout=out)

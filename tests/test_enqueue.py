@@ -75,7 +75,7 @@ def test_unique_key_returns_the_active_job():
     assert Job.objects.filter(unique_key="report:1").count() == 1
     # Once the holder is finished, the key is free again.
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pgflow.cancel(%s)", [first.pk])
+        cursor.execute("SELECT django_pgflow.cancel(%s)", [first.pk])
     third = record.using(unique_key="report:1").enqueue("c")
     assert third.pk != first.pk
 
@@ -212,7 +212,7 @@ def test_queue_defaults_sit_between_the_task_and_the_settings():
 def test_manual_retry_refuses_while_another_job_holds_the_unique_key():
     first = record.using(unique_key="k").enqueue("a")
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pgflow.cancel(%s)", [first.pk])
+        cursor.execute("SELECT django_pgflow.cancel(%s)", [first.pk])
     holder = record.using(unique_key="k").enqueue("b")
     with pytest.raises(Exception, match=f"job {holder.pk} already holds"), transaction.atomic():
         retry_job(first.pk)

@@ -93,7 +93,7 @@ def test_concurrent_claims_of_one_tick_enqueue_one_job():
         s.db.close()
     tick = sql_value("SELECT date_trunc('hour', now())")
     sql_value("UPDATE pgflow_periodic SET last_tick = last_tick - interval '1 day' RETURNING 1")
-    claim = "SELECT pgflow.enqueue_periodic('hourly', %s)"
+    claim = "SELECT django_pgflow.enqueue_periodic('hourly', %s)"
     with connect("test-a") as a, connect("test-b") as b:
         a.autocommit = False
         first = a.execute(claim, [tick]).fetchone()
@@ -116,11 +116,11 @@ def test_enqueue_periodic_refuses_a_tick_in_the_future_or_before_the_last():
         s.sync()
         s.db.close()
     last = PeriodicSchedule.objects.get(name="hourly").last_tick
-    future = sql_value("SELECT pgflow.enqueue_periodic('hourly', now() + interval '1 hour')")
+    future = sql_value("SELECT django_pgflow.enqueue_periodic('hourly', now() + interval '1 hour')")
     older = sql_value(
-        "SELECT pgflow.enqueue_periodic('hourly', %s)", [last - dt.timedelta(hours=1)]
+        "SELECT django_pgflow.enqueue_periodic('hourly', %s)", [last - dt.timedelta(hours=1)]
     )
-    same = sql_value("SELECT pgflow.enqueue_periodic('hourly', %s)", [last])
+    same = sql_value("SELECT django_pgflow.enqueue_periodic('hourly', %s)", [last])
     assert (future, older, same) == (None, None, None)
     assert not Job.objects.exists()
 

@@ -44,7 +44,7 @@ CLAIM_SHAPES = {
 
 
 def _claim_plan(queues: str) -> str:
-    """The plan PostgreSQL runs inside pgflow.claim, through auto_explain."""
+    """The plan PostgreSQL runs inside django_pgflow.claim, through auto_explain."""
     notices: list[str] = []
     connection.ensure_connection()
     raw = connection.connection
@@ -54,7 +54,7 @@ def _claim_plan(queues: str) -> str:
         cursor.execute("SET auto_explain.log_min_duration = 0")
         cursor.execute("SET auto_explain.log_nested_statements = on")
         cursor.execute("SET auto_explain.log_level = 'notice'")
-        cursor.execute(f"SELECT * FROM pgflow.claim(1, {queues}, 10, 30)")
+        cursor.execute(f"SELECT * FROM django_pgflow.claim(1, {queues}, 10, 30)")
         cursor.execute("SET auto_explain.log_min_duration = -1")
     picks = [n for n in notices if "LockRows" in n]
     updates = [n for n in notices if "Update on pgflow_job" in n]

@@ -26,12 +26,12 @@ def one(sql: str, *params):
 
 
 def worker() -> int:
-    return one("SELECT pgflow.register_worker('host', 1, '[]'::jsonb, 4)")
+    return one("SELECT django_pgflow.register_worker('host', 1, '[]'::jsonb, 4)")
 
 
 def claim(worker_id: int, limit: int = 10, queues=None):
     return q(
-        "SELECT id, attempts FROM pgflow.claim(%s, %s, %s, %s) ORDER BY id",
+        "SELECT id, attempts FROM django_pgflow.claim(%s, %s, %s, %s) ORDER BY id",
         worker_id,
         queues,
         limit,
@@ -49,34 +49,34 @@ def enqueue(**kw) -> int:
 def test_enqueue_rejects_hostile_queue_names():
     for name in ["Bad", "a b", "x'; drop table pgflow_job; --", "", "a" * 64]:
         with pytest.raises(DatabaseError, match="invalid queue name"), transaction.atomic():
-            q("SELECT pgflow.enqueue(%s, 't.task')", name)
+            q("SELECT django_pgflow.enqueue(%s, 't.task')", name)
     assert Job.objects.count() == 0
 
 
 def test_enqueue_rejects_args_that_are_not_an_array():
     with pytest.raises(DatabaseError, match="args must be a JSON array"), transaction.atomic():
-        q("SELECT pgflow.enqueue('default', 't.task', '{\"a\": 1}'::jsonb)")
+        q("SELECT django_pgflow.enqueue('default', 't.task', '{\"a\": 1}'::jsonb)")
     with pytest.raises(DatabaseError, match="delay must be >= 0"), transaction.atomic():
-        q("SELECT pgflow.enqueue('default', 't.task', p_delay => -1)")
+        q("SELECT django_pgflow.enqueue('default', 't.task', p_delay => -1)")
     assert Job.objects.count() == 0
 
 
 def test_enqueue_many_rejects_a_non_array_and_bad_rows_atomically():
     with pytest.raises(DatabaseError, match="JSON array"), transaction.atomic():
-        q("SELECT * FROM pgflow.enqueue_many('{}'::jsonb)")
+        q("SELECT * FROM django_pgflow.enqueue_many('{}'::jsonb)")
     bad = json.dumps([{"queue": "default", "task_name": "t.a"}, {"queue": "BAD", "task_name": "t"}])
     with pytest.raises(DatabaseError, match="invalid queue name"), transaction.atomic():
-        q("SELECT * FROM pgflow.enqueue_many(%s::jsonb)", bad)
+        q("SELECT * FROM django_pgflow.enqueue_many(%s::jsonb)", bad)
     assert Job.objects.count() == 0
 
 
 def test_database_refuses_out_of_range_values():
     with pytest.raises(DatabaseError), transaction.atomic():
-        q("SELECT pgflow.enqueue('default', 't.a', p_max_attempts => 0)")
+        q("SELECT django_pgflow.enqueue('default', 't.a', p_max_attempts => 0)")
     with pytest.raises(DatabaseError), transaction.atomic():
-        q("SELECT pgflow.enqueue('default', 't.a', p_priority => 100000)")
+        q("SELECT django_pgflow.enqueue('default', 't.a', p_priority => 100000)")
     with pytest.raises(DatabaseError), transaction.atomic():
-        q("SELECT pgflow.enqueue('default', 't.a', p_timeout => 0)")
+        q("SELECT django_pgflow.enqueue('default', 't.a', p_timeout => 0)")
     assert Job.objects.count() == 0
 
 
@@ -89,7 +89,7 @@ def test_claim_orders_by_priority_then_run_at_then_id():
     later = enqueue(priority=10)
     q("UPDATE pgflow_job SET run_at = run_at - interval '1 minute' WHERE id = %s", later)
     wid = worker()
-    ids = [one("SELECT id FROM pgflow.claim(%s, NULL, 1, 30)", wid) for _ in range(3)]
+    ids = [one("SELECT id FROM django_pgflow.claim(%s, NULL, 1, 30)", wid) for _ in range(3)]
     assert ids == [later, high, low]
 
 
@@ -119,9 +119,9 @@ def test_two_claimers_never_get_the_same_job(transactional_db):
     with connect("test-a") as a, connect("test-b") as b:
         a.autocommit = False
         b.autocommit = False
-        got_a = a.execute("SELECT id FROM pgflow.claim(%s, NULL, 15, 30)", [wid]).fetchall()
+        got_a = a.execute("SELECT id FROM django_pgflow.claim(%s, NULL, 15, 30)", [wid]).fetchall()
         # a holds its row locks: b skips them instead of waiting or duplicating.
-        got_b = b.execute("SELECT id FROM pgflow.claim(%s, NULL, 15, 30)", [wid]).fetchall()
+        got_b = b.execute("SELECT id FROM django_pgflow.claim(%s, NULL, 15, 30)", [wid]).fetchall()
         a.commit()
         b.commit()
     ids_a = {r[0] for r in got_a}
@@ -138,9 +138,9 @@ def test_complete_is_fenced_by_attempt():
     job_id = enqueue()
     wid = worker()
     claim(wid)
-    assert one("SELECT pgflow.complete(%s, 2, '\"stale\"')", job_id) is False
-    assert one("SELECT pgflow.complete(%s, 1, '\"fresh\"')", job_id) is True
-    assert one("SELECT pgflow.complete(%s, 1, '\"again\"')", job_id) is False
+    assert one("SELECT django_pgflow.complete(%s, 2, '\"stale\"')", job_id) is False
+    assert one("SELECT django_pgflow.complete(%s, 1, '\"fresh\"')", job_id) is True
+    assert one("SELECT django_pgflow.complete(%s, 1, '\"again\"')", job_id) is False
     job = Job.objects.get(pk=job_id)
     assert (job.status, job.result) == ("completed", "fresh")
 
@@ -150,7 +150,7 @@ def test_complete_many_applies_only_current_attempts():
     wid = worker()
     claim(wid)
     applied = q(
-        "SELECT pgflow.complete_many(%s, %s, ARRAY['1'::jsonb, '2'::jsonb])", [a, b], [1, 7]
+        "SELECT django_pgflow.complete_many(%s, %s, ARRAY['1'::jsonb, '2'::jsonb])", [a, b], [1, 7]
     )
     assert [r[0] for r in applied] == [a]
     assert Job.objects.get(pk=b).status == "started"
@@ -161,7 +161,7 @@ def test_fail_retries_with_backoff_then_fails_for_good():
     wid = worker()
     claim(wid)
     error = json.dumps({"error": "ValueError", "message": "boom", "traceback": "tb"})
-    assert one("SELECT pgflow.fail(%s, 1, %s::jsonb)", job_id, error) == "queued"
+    assert one("SELECT django_pgflow.fail(%s, 1, %s::jsonb)", job_id, error) == "queued"
     job = Job.objects.get(pk=job_id)
     delay = one("SELECT extract(epoch FROM run_at - now()) FROM pgflow_job WHERE id = %s", job_id)
     assert 5 - 0.1 <= delay <= 10 + 0.1  # equal jitter over base * 2^0
@@ -170,7 +170,7 @@ def test_fail_retries_with_backoff_then_fails_for_good():
     assert job.errors[0]["message"] == "boom"
     q("UPDATE pgflow_job SET run_at = now() WHERE id = %s", job_id)
     claim(wid)
-    assert one("SELECT pgflow.fail(%s, 2, %s::jsonb)", job_id, error) == "failed"
+    assert one("SELECT django_pgflow.fail(%s, 2, %s::jsonb)", job_id, error) == "failed"
     job.refresh_from_db()
     assert (job.status, job.attempts, len(job.errors)) == ("failed", 2, 2)
     assert job.finished_at is not None
@@ -178,21 +178,21 @@ def test_fail_retries_with_backoff_then_fails_for_good():
 
 def test_backoff_is_capped():
     for failures in (1, 5, 30):
-        seconds = one("SELECT extract(epoch FROM pgflow.backoff(%s, 1, 20))", failures)
+        seconds = one("SELECT extract(epoch FROM django_pgflow.backoff(%s, 1, 20))", failures)
         assert seconds <= 20
-    assert one("SELECT extract(epoch FROM pgflow.backoff(30, 1, 20))") >= 10
+    assert one("SELECT extract(epoch FROM django_pgflow.backoff(30, 1, 20))") >= 10
 
 
 def test_fail_without_retry_fails_at_once():
     job_id = enqueue(max_attempts=5)
     claim(worker())
-    assert one("SELECT pgflow.fail(%s, 1, '{}'::jsonb, false)", job_id) == "failed"
+    assert one("SELECT django_pgflow.fail(%s, 1, '{}'::jsonb, false)", job_id) == "failed"
 
 
 def test_late_failure_is_ignored():
     job_id = enqueue()
     claim(worker())
-    assert one("SELECT pgflow.fail(%s, 9, '{}'::jsonb)", job_id) is None
+    assert one("SELECT django_pgflow.fail(%s, 9, '{}'::jsonb)", job_id) is None
     assert Job.objects.get(pk=job_id).status == "started"
 
 
@@ -203,22 +203,22 @@ def test_cancel_then_manual_retry_gives_a_fresh_budget():
     job_id = enqueue(max_attempts=1)
     wid = worker()
     claim(wid)
-    assert one("SELECT pgflow.fail(%s, 1, '{}'::jsonb)", job_id) == "failed"
-    assert one("SELECT pgflow.cancel(%s)", job_id) is False  # already finished
-    assert one("SELECT pgflow.retry(%s)", job_id) is True
+    assert one("SELECT django_pgflow.fail(%s, 1, '{}'::jsonb)", job_id) == "failed"
+    assert one("SELECT django_pgflow.cancel(%s)", job_id) is False  # already finished
+    assert one("SELECT django_pgflow.retry(%s)", job_id) is True
     job = Job.objects.get(pk=job_id)
     assert (job.status, job.failures, len(job.errors)) == ("queued", 0, 1)
     assert claim(wid) == [(job_id, 2)]
-    assert one("SELECT pgflow.cancel(%s)", job_id) is True
-    assert one("SELECT pgflow.complete(%s, 2, 'null')", job_id) is False  # late report
+    assert one("SELECT django_pgflow.cancel(%s)", job_id) is True
+    assert one("SELECT django_pgflow.complete(%s, 2, 'null')", job_id) is False  # late report
     assert Job.objects.get(pk=job_id).status == "cancelled"
 
 
 def test_retry_refuses_active_jobs_and_negative_delay():
     job_id = enqueue()
-    assert one("SELECT pgflow.retry(%s)", job_id) is False
+    assert one("SELECT django_pgflow.retry(%s)", job_id) is False
     with pytest.raises(DatabaseError, match="retry delay"), transaction.atomic():
-        q("SELECT pgflow.retry(%s, -1)", job_id)
+        q("SELECT django_pgflow.retry(%s, -1)", job_id)
 
 
 # --- heartbeat, release, reap ----------------------------------------------------
@@ -227,20 +227,20 @@ def test_retry_refuses_active_jobs_and_negative_delay():
 def test_heartbeat_extends_leases_of_its_worker_only():
     mine, theirs = enqueue(), enqueue()
     me, other = worker(), worker()
-    q("SELECT id FROM pgflow.claim(%s, NULL, 1, 30)", me)
-    q("SELECT id FROM pgflow.claim(%s, NULL, 1, 30)", other)
+    q("SELECT id FROM django_pgflow.claim(%s, NULL, 1, 30)", me)
+    q("SELECT id FROM django_pgflow.claim(%s, NULL, 1, 30)", other)
     q("UPDATE pgflow_job SET lease_expires_at = now() + interval '1 second'")
-    assert one("SELECT pgflow.heartbeat(%s, 60)", me) == 1
+    assert one("SELECT django_pgflow.heartbeat(%s, 60)", me) == 1
     leases = dict(q("SELECT id, extract(epoch FROM lease_expires_at - now()) FROM pgflow_job"))
     assert leases[mine] > 59 and leases[theirs] < 2
-    assert one("SELECT pgflow.heartbeat(-5, 60)") == -1
+    assert one("SELECT django_pgflow.heartbeat(-5, 60)") == -1
 
 
 def test_release_hands_jobs_back_without_counting_a_failure():
     job_id = enqueue()
     wid = worker()
     claim(wid)
-    assert one("SELECT pgflow.release(%s, %s)", wid, [job_id]) == 1
+    assert one("SELECT django_pgflow.release(%s, %s)", wid, [job_id]) == 1
     job = Job.objects.get(pk=job_id)
     assert (job.status, job.failures, job.worker_id) == ("queued", 0, None)
 
@@ -249,7 +249,7 @@ def test_release_unknown_keeps_known_jobs():
     a, b = enqueue(), enqueue()
     wid = worker()
     claim(wid)
-    assert one("SELECT pgflow.release_unknown(%s, %s)", wid, [a]) == 1
+    assert one("SELECT django_pgflow.release_unknown(%s, %s)", wid, [a]) == 1
     assert Job.objects.get(pk=a).status == "started"
     assert Job.objects.get(pk=b).status == "queued"
 
@@ -257,12 +257,12 @@ def test_release_unknown_keeps_known_jobs():
 def test_reap_requeues_expired_leases_and_silent_workers():
     expired, silent, healthy = enqueue(), enqueue(), enqueue()
     w1, w2, w3 = worker(), worker(), worker()
-    q("SELECT pgflow.claim(%s, NULL, 1, 30)", w1)
-    q("SELECT pgflow.claim(%s, NULL, 1, 30)", w2)
-    q("SELECT pgflow.claim(%s, NULL, 1, 30)", w3)
+    q("SELECT django_pgflow.claim(%s, NULL, 1, 30)", w1)
+    q("SELECT django_pgflow.claim(%s, NULL, 1, 30)", w2)
+    q("SELECT django_pgflow.claim(%s, NULL, 1, 30)", w3)
     q("UPDATE pgflow_job SET lease_expires_at = now() - interval '1 second' WHERE id = %s", expired)
     q("UPDATE pgflow_worker SET last_heartbeat = now() - interval '1 hour' WHERE id = %s", w2)
-    assert one("SELECT pgflow.reap(60)") == 2
+    assert one("SELECT django_pgflow.reap(60)") == 2
     states = dict(Job.objects.values_list("pk", "status"))
     assert states == {expired: "queued", silent: "queued", healthy: "started"}
     lost = Job.objects.get(pk=silent).errors[0]
@@ -273,9 +273,9 @@ def test_reap_requeues_expired_leases_and_silent_workers():
 def test_reap_marks_silent_workers_lost_and_a_heartbeat_brings_them_back():
     silent = worker()
     q("UPDATE pgflow_worker SET last_heartbeat = now() - interval '1 hour' WHERE id = %s", silent)
-    one("SELECT pgflow.reap(60)")
+    one("SELECT django_pgflow.reap(60)")
     assert Worker.objects.get(pk=silent).state == "lost"
-    assert one("SELECT pgflow.heartbeat(%s, 30)", silent) == 0
+    assert one("SELECT django_pgflow.heartbeat(%s, 30)", silent) == 0
     revived = Worker.objects.get(pk=silent)
     assert (revived.state, revived.stopped_at) == ("running", None)
 
@@ -284,7 +284,7 @@ def test_stop_worker_releases_and_marks_stopped():
     job_id = enqueue()
     wid = worker()
     claim(wid)
-    assert one("SELECT pgflow.stop_worker(%s)", wid) == 1
+    assert one("SELECT django_pgflow.stop_worker(%s)", wid) == 1
     assert Worker.objects.get(pk=wid).state == "stopped"
     assert Job.objects.get(pk=job_id).status == "queued"
 
@@ -295,7 +295,7 @@ def test_stop_worker_releases_and_marks_stopped():
 def test_database_refuses_illegal_transitions():
     job_id = enqueue()
     claim(worker())
-    one("SELECT pgflow.complete(%s, 1, 'null')", job_id)
+    one("SELECT django_pgflow.complete(%s, 1, 'null')", job_id)
     for status in ("started", "queued", "failed"):
         with pytest.raises(DatabaseError, match="invalid status transition"), transaction.atomic():
             Job.objects.filter(pk=job_id).update(status=status)
@@ -312,15 +312,15 @@ def test_prune_deletes_old_finished_jobs_in_batches():
     wid = worker()
     claim(wid)
     for job_id in ids:
-        one("SELECT pgflow.complete(%s, 1, 'null')", job_id)
+        one("SELECT django_pgflow.complete(%s, 1, 'null')", job_id)
     fresh = enqueue()
     q("UPDATE pgflow_job SET finished_at = now() - interval '2 days' WHERE id = ANY(%s)", ids)
-    assert one("SELECT pgflow.prune('completed', 86400, 2)") == 2
-    assert one("SELECT pgflow.prune('completed', 86400, 10)") == 3
-    assert one("SELECT pgflow.prune('completed', 86400, 10)") == 0
+    assert one("SELECT django_pgflow.prune('completed', 86400, 2)") == 2
+    assert one("SELECT django_pgflow.prune('completed', 86400, 10)") == 3
+    assert one("SELECT django_pgflow.prune('completed', 86400, 10)") == 0
     assert list(Job.objects.values_list("pk", flat=True)) == [fresh]
     with pytest.raises(DatabaseError, match="only removes finished"), transaction.atomic():
-        q("SELECT pgflow.prune('queued', 0, 10)")
+        q("SELECT django_pgflow.prune('queued', 0, 10)")
 
 
 # --- NOTIFY at commit ----------------------------------------------------------------
@@ -328,7 +328,7 @@ def test_prune_deletes_old_finished_jobs_in_batches():
 
 def test_notify_is_delivered_at_commit_only(transactional_db):
     with connect("test-listener") as listener:
-        listener.execute("LISTEN pgflow")
+        listener.execute("LISTEN django_pgflow")
         with transaction.atomic():
             record.using(queue="emails").enqueue("n")
             assert list(listener.notifies(timeout=0.3)) == []
@@ -339,7 +339,8 @@ def test_notify_is_delivered_at_commit_only(transactional_db):
 def test_sql_functions_are_schema_qualified_with_fixed_search_path():
     rows = q(
         "SELECT p.proname, p.proconfig, obj_description(p.oid, 'pg_proc') "
-        "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'pgflow'"
+        "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE n.nspname = 'django_pgflow'"
     )
     assert len(rows) >= 15
     for name, config, comment in rows:
@@ -352,4 +353,4 @@ def test_psycopg_error_names_the_offending_value():
         pytest.raises(psycopg.errors.InvalidParameterValue, match="'UP'"),
         connect("test-direct") as conn,
     ):
-        conn.execute("SELECT pgflow.enqueue('UP', 't.task')")
+        conn.execute("SELECT django_pgflow.enqueue('UP', 't.task')")

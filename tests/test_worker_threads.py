@@ -175,9 +175,14 @@ def test_late_report_with_a_stale_attempt_is_ignored(worker_thread):
     before = (job.status, job.result, job.attempts, job.finished_at)
 
     # A worker still holding attempt 0 (or a replayed attempt 1) cannot write.
-    assert sql_value("SELECT pgflow.complete(%s, %s, %s::jsonb)", [job.pk, 0, '"stale"']) is False
-    assert sql_value("SELECT pgflow.complete(%s, 1, %s::jsonb)", [job.pk, '"again"']) is False
-    assert sql_value("SELECT pgflow.fail(%s, 1, '{}'::jsonb)", [job.pk]) is None
+    assert (
+        sql_value("SELECT django_pgflow.complete(%s, %s, %s::jsonb)", [job.pk, 0, '"stale"'])
+        is False
+    )
+    assert (
+        sql_value("SELECT django_pgflow.complete(%s, 1, %s::jsonb)", [job.pk, '"again"']) is False
+    )
+    assert sql_value("SELECT django_pgflow.fail(%s, 1, '{}'::jsonb)", [job.pk]) is None
     job.refresh()
     assert (job.status, job.result, job.attempts, job.finished_at) == before
     w.stop()
@@ -196,7 +201,7 @@ def test_late_completion_after_the_lease_was_lost_is_ignored(worker_thread):
             "UPDATE pgflow_job SET lease_expires_at = now() - interval '1 second' WHERE id = %s",
             [job.pk],
         )
-        cursor.execute("SELECT pgflow.reap(3600)")
+        cursor.execute("SELECT django_pgflow.reap(3600)")
         # Skip the retry backoff.
         cursor.execute("UPDATE pgflow_job SET run_at = now() WHERE id = %s", [job.pk])
     assert job.refresh().status == "queued"

@@ -49,7 +49,9 @@ def define(slug: str, steps: dict[str, dict[str, Any]], **flow: Any) -> FlowDefi
 
 
 def start(slug: str, value: Any, run_key: str | None = None) -> int:
-    return one("SELECT pgflow.start_flow(%s, %s::jsonb, %s)", slug, json.dumps(value), run_key)
+    return one(
+        "SELECT django_pgflow.start_flow(%s, %s::jsonb, %s)", slug, json.dumps(value), run_key
+    )
 
 
 WORKER: list[int] = []
@@ -57,9 +59,9 @@ WORKER: list[int] = []
 
 def claim(limit: int = 100) -> list[tuple[int, str, Any, Any]]:
     if not WORKER:
-        WORKER.append(one("SELECT pgflow.register_worker('t', 1, '[]', 1)"))
+        WORKER.append(one("SELECT django_pgflow.register_worker('t', 1, '[]', 1)"))
     rows = q(
-        "SELECT id, task_name, args, kwargs FROM pgflow.claim(%s, NULL, %s, 30) ORDER BY id",
+        "SELECT id, task_name, args, kwargs FROM django_pgflow.claim(%s, NULL, %s, 30) ORDER BY id",
         WORKER[0],
         limit,
     )
@@ -69,12 +71,16 @@ def claim(limit: int = 100) -> list[tuple[int, str, Any, Any]]:
 
 def complete(job_id: int, output: Any) -> bool:
     attempt = one("SELECT attempts FROM pgflow_job WHERE id = %s", job_id)
-    return one("SELECT pgflow.complete(%s, %s, %s::jsonb)", job_id, attempt, json.dumps(output))
+    return one(
+        "SELECT django_pgflow.complete(%s, %s, %s::jsonb)", job_id, attempt, json.dumps(output)
+    )
 
 
 def fail(job_id: int) -> str:
     attempt = one("SELECT attempts FROM pgflow_job WHERE id = %s", job_id)
-    return one('SELECT pgflow.fail(%s, %s, \'{"error": "Boom", "message": "x"}\')', job_id, attempt)
+    return one(
+        'SELECT django_pgflow.fail(%s, %s, \'{"error": "Boom", "message": "x"}\')', job_id, attempt
+    )
 
 
 def run_of(run_id: int) -> WorkflowRun:
@@ -239,11 +245,11 @@ def test_cancel_run_cancels_queued_and_running_tasks():
     define("cancel", {"items": {"map": True}})
     run_id = start("cancel", [1, 2, 3])
     running = claim(limit=1)[0]
-    assert one("SELECT pgflow.cancel_run(%s)", run_id) is True
+    assert one("SELECT django_pgflow.cancel_run(%s)", run_id) is True
     assert run_of(run_id).status == "cancelled"
     assert set(Job.objects.filter(run_id=run_id).values_list("status", flat=True)) == {"cancelled"}
     assert complete(running[0], "late") is False
-    assert one("SELECT pgflow.cancel_run(%s)", run_id) is False
+    assert one("SELECT django_pgflow.cancel_run(%s)", run_id) is False
 
 
 def test_resume_reruns_failed_and_never_run_steps_only():
@@ -252,7 +258,7 @@ def test_resume_reruns_failed_and_never_run_steps_only():
     complete(claim()[0][0], "A")
     fail(claim()[0][0])
     assert run_of(run_id).status == "failed"
-    assert one("SELECT pgflow.resume_run(%s)", run_id) is True
+    assert one("SELECT django_pgflow.resume_run(%s)", run_id) is True
     (b,) = claim()
     assert b[1] == "pgflow.step.resume.b"
     assert b[3] == {"a": "A"}  # a's output kept, a not re-run
@@ -261,7 +267,7 @@ def test_resume_reruns_failed_and_never_run_steps_only():
     run = run_of(run_id)
     assert (run.status, run.output) == ("completed", {"c": "C"})
     assert Job.objects.filter(run_id=run_id, step_slug="a").count() == 1
-    assert one("SELECT pgflow.resume_run(%s)", run_id) is False
+    assert one("SELECT django_pgflow.resume_run(%s)", run_id) is False
 
 
 def test_same_run_key_gives_one_run():

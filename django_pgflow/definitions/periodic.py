@@ -93,7 +93,7 @@ class Schedule:
     def job_json(self) -> str:
         """The job each tick enqueues, resolved as ``enqueue`` would, as JSON.
 
-        An item of ``pgflow.enqueue_many``. Raises ``UnknownTaskError`` or
+        An item of ``django_pgflow.enqueue_many``. Raises ``UnknownTaskError`` or
         ``InvalidJobError`` when that job could not be enqueued.
         """
         from ..queue.api import _spec_json

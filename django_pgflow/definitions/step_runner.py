@@ -26,7 +26,7 @@ def is_step_task(task_name: str) -> bool:
 
 
 def step_task_name(flow_slug: str, step_slug: str) -> str:
-    """Keep in sync with ``pgflow.step_task_name`` in sql/0004_workflow_functions."""
+    """Keep in sync with ``django_pgflow.step_task_name`` in sql/0004_workflow_functions."""
     return f"{STEP_TASK_PREFIX}{flow_slug}.{step_slug}"
 
 

@@ -225,7 +225,7 @@ class Migration(migrations.Migration):
             trigger=pgtrigger.compiler.Trigger(
                 name="pgflow_job_notify_insert",
                 sql=pgtrigger.compiler.UpsertTriggerSql(
-                    func="PERFORM pg_notify('pgflow', q.queue) FROM (SELECT DISTINCT queue FROM new_rows WHERE status = 'queued') q; RETURN NULL;",
+                    func="PERFORM pg_notify('django_pgflow', q.queue) FROM (SELECT DISTINCT queue FROM new_rows WHERE status = 'queued') q; RETURN NULL;",
                     hash="be18f851a179e0aedddd1f4e987bed58266eb23e",
                     level="STATEMENT",
                     operation="INSERT",
@@ -242,7 +242,7 @@ class Migration(migrations.Migration):
                 name="pgflow_job_notify_requeue",
                 sql=pgtrigger.compiler.UpsertTriggerSql(
                     condition='WHEN (NEW."status" = \'queued\' AND OLD."status" IS DISTINCT FROM (NEW."status"))',
-                    func="PERFORM pg_notify('pgflow', NEW.queue); RETURN NULL;",
+                    func="PERFORM pg_notify('django_pgflow', NEW.queue); RETURN NULL;",
                     hash="7da645d063b8457b5e90a35729e335120d7318de",
                     operation="UPDATE",
                     pgid="pgtrigger_pgflow_job_notify_requeue_38601",

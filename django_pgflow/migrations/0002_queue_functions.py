@@ -9,6 +9,6 @@ class Migration(migrations.Migration):
     operations = [
         RunSQLFolder(
             "0002_queue_functions",
-            reverse_sql="DROP SCHEMA IF EXISTS pgflow CASCADE; DROP INDEX IF EXISTS pgflow_job_ready_idx",
+            reverse_sql="DROP SCHEMA IF EXISTS django_pgflow CASCADE; DROP INDEX IF EXISTS pgflow_job_ready_idx",
         ),
     ]

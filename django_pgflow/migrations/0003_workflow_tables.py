@@ -426,7 +426,7 @@ class Migration(migrations.Migration):
                 name="pgflow_job_step_cascade",
                 sql=pgtrigger.compiler.UpsertTriggerSql(
                     condition='WHEN (NEW."run_id" IS NOT NULL AND OLD."status" IS DISTINCT FROM (NEW."status"))',
-                    func="PERFORM pgflow.on_step_job(NEW.run_id, NEW.step_slug, NEW.task_index, NEW.id, NEW.status, NEW.attempts, NEW.result, NEW.errors); RETURN NULL;",
+                    func="PERFORM django_pgflow.on_step_job(NEW.run_id, NEW.step_slug, NEW.task_index, NEW.id, NEW.status, NEW.attempts, NEW.result, NEW.errors); RETURN NULL;",
                     hash="e9343ef2591c2a78d8153cdc37cf9ba992c85064",
                     operation="UPDATE",
                     pgid="pgtrigger_pgflow_job_step_cascade_fe27b",

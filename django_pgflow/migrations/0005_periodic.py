@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
                 (
                     "job",
                     models.JSONField(
-                        help_text="The job each tick enqueues, in pgflow.enqueue_many's format."
+                        help_text="The job each tick enqueues, in django_pgflow.enqueue_many's format."
                     ),
                 ),
                 (
@@ -51,8 +51,8 @@ class Migration(migrations.Migration):
         RunSQLFolder(
             "0005_periodic",
             reverse_sql=(
-                "DROP FUNCTION IF EXISTS pgflow.enqueue_periodic(text, timestamptz, timestamptz); "
-                "DROP FUNCTION IF EXISTS pgflow.sync_periodic("
+                "DROP FUNCTION IF EXISTS django_pgflow.enqueue_periodic(text, timestamptz, timestamptz); "
+                "DROP FUNCTION IF EXISTS django_pgflow.sync_periodic("
                 "text, text, text, text, jsonb, timestamptz, timestamptz)"
             ),
         ),

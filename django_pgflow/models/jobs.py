@@ -147,7 +147,7 @@ class Job(models.Model):
                 operation=pgtrigger.Insert,
                 level=pgtrigger.Statement,
                 referencing=pgtrigger.Referencing(new="new_rows"),
-                func="PERFORM pg_notify('pgflow', q.queue) FROM "
+                func="PERFORM pg_notify('django_pgflow', q.queue) FROM "
                 "(SELECT DISTINCT queue FROM new_rows WHERE status = 'queued') q; RETURN NULL;",
             ),
             pgtrigger.Trigger(
@@ -156,7 +156,7 @@ class Job(models.Model):
                 operation=pgtrigger.Update,
                 condition=pgtrigger.Q(new__run__isnull=False)
                 & pgtrigger.Q(old__status__df=pgtrigger.F("new__status")),
-                func="PERFORM pgflow.on_step_job(NEW.run_id, NEW.step_slug, NEW.task_index, "
+                func="PERFORM django_pgflow.on_step_job(NEW.run_id, NEW.step_slug, NEW.task_index, "
                 "NEW.id, NEW.status, NEW.attempts, NEW.result, NEW.errors); RETURN NULL;",
             ),
             pgtrigger.Trigger(
@@ -165,7 +165,7 @@ class Job(models.Model):
                 operation=pgtrigger.Update,
                 condition=pgtrigger.Q(new__status="queued")
                 & pgtrigger.Q(old__status__df=pgtrigger.F("new__status")),
-                func="PERFORM pg_notify('pgflow', NEW.queue); RETURN NULL;",
+                func="PERFORM pg_notify('django_pgflow', NEW.queue); RETURN NULL;",
             ),
         ]
 

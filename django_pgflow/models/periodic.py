@@ -9,8 +9,8 @@ from django.db.models.functions import Now
 class PeriodicSchedule(models.Model):
     """A cron schedule that workers turn into one job per tick.
 
-    Workers write it (``pgflow.sync_periodic``) from ``@periodic`` and
-    ``PGFLOW["PERIODIC"]``; ``pgflow.enqueue_periodic`` advances ``last_tick``
+    Workers write it (``django_pgflow.sync_periodic``) from ``@periodic`` and
+    ``PGFLOW["PERIODIC"]``; ``django_pgflow.enqueue_periodic`` advances ``last_tick``
     and enqueues the tick's job in one transaction, so one worker wins each tick.
     """
 
@@ -18,7 +18,9 @@ class PeriodicSchedule(models.Model):
     task_name = models.CharField(max_length=255)
     cron = models.CharField(max_length=255)
     timezone = models.CharField(max_length=64)
-    job = models.JSONField(help_text="The job each tick enqueues, in pgflow.enqueue_many's format.")
+    job = models.JSONField(
+        help_text="The job each tick enqueues, in django_pgflow.enqueue_many's format."
+    )
     last_tick = models.DateTimeField(
         null=True, blank=True, help_text="The latest tick claimed; a job was enqueued for it."
     )

@@ -27,7 +27,8 @@ from ..definitions.task import (
 from ..models import Job
 
 ENQUEUE_SQL = (
-    "SELECT * FROM pgflow.enqueue(%s, %s, %s::jsonb, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s)"
+    "SELECT * FROM django_pgflow.enqueue("
+    "%s, %s, %s::jsonb, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
 
 
@@ -177,7 +178,7 @@ def enqueue_many(specs: Iterable[JobSpec], *, using: str = "default") -> list[in
         return []
     payload = "[" + ",".join(items) + "]"
     with connections[using].cursor() as cursor:
-        cursor.execute("SELECT ord, id FROM pgflow.enqueue_many(%s::jsonb)", [payload])
+        cursor.execute("SELECT ord, id FROM django_pgflow.enqueue_many(%s::jsonb)", [payload])
         rows = cursor.fetchall()
     rows.sort()
     return [row[1] for row in rows]
@@ -186,7 +187,7 @@ def enqueue_many(specs: Iterable[JobSpec], *, using: str = "default") -> list[in
 def cancel_job(job_id: int, *, using: str = "default") -> bool:
     """Cancel a queued or running job; False if it had already finished."""
     with connections[using].cursor() as cursor:
-        cursor.execute("SELECT pgflow.cancel(%s)", [job_id])
+        cursor.execute("SELECT django_pgflow.cancel(%s)", [job_id])
         return bool(cursor.fetchone()[0])
 
 
@@ -194,7 +195,7 @@ def retry_job(job_id: int, *, delay: float = 0, using: str = "default") -> bool:
     """Requeue a failed or cancelled job with a fresh attempt budget."""
     validation.validate_positive_number("delay", delay, allow_zero=True)
     with connections[using].cursor() as cursor:
-        cursor.execute("SELECT pgflow.retry(%s, %s)", [job_id, delay])
+        cursor.execute("SELECT django_pgflow.retry(%s, %s)", [job_id, delay])
         return bool(cursor.fetchone()[0])
 
 

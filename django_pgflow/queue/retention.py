@@ -14,7 +14,9 @@ def prune_status(status: str, older_than: float, *, batch_size: int, alias: str)
     total = 0
     with connections[alias].cursor() as cursor:
         while True:
-            cursor.execute("SELECT pgflow.prune(%s, %s, %s)", [status, older_than, batch_size])
+            cursor.execute(
+                "SELECT django_pgflow.prune(%s, %s, %s)", [status, older_than, batch_size]
+            )
             deleted = int(cursor.fetchone()[0])
             total += deleted
             if deleted < batch_size:
@@ -36,6 +38,6 @@ def prune_all(
         deleted[status] = prune_status(status, float(seconds), batch_size=batch, alias=alias)
     with connections[alias].cursor() as cursor:
         kept = [float(s) for s in policy.values() if s is not None]
-        cursor.execute("SELECT pgflow.prune_workers(%s)", [max(kept, default=86400.0)])
+        cursor.execute("SELECT django_pgflow.prune_workers(%s)", [max(kept, default=86400.0)])
         deleted["workers"] = int(cursor.fetchone()[0])
     return deleted

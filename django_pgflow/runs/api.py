@@ -19,7 +19,7 @@ from ..definitions.typed import to_plain
 from ..exceptions import FlowDefinitionError, InvalidJobError, UnknownFlowError
 from ..models import WorkflowRun
 
-START_SQL = "SELECT pgflow.start_flow(%s, %s::jsonb, %s)"
+START_SQL = "SELECT django_pgflow.start_flow(%s, %s::jsonb, %s)"
 INVALID_PARAMETER_VALUE = "22023"
 
 
@@ -92,12 +92,12 @@ def _unknown_flow_message(slug: str) -> str:
 
 def cancel_run(run_id: int, *, using: str = "default") -> bool:
     """Cancel a started run and its queued and running tasks; False if it had finished."""
-    return _call_bool("SELECT pgflow.cancel_run(%s)", run_id, using)
+    return _call_bool("SELECT django_pgflow.cancel_run(%s)", run_id, using)
 
 
 def resume_run(run_id: int, *, using: str = "default") -> bool:
     """Resume a failed or cancelled run from where it stopped; False if it cannot be."""
-    return _call_bool("SELECT pgflow.resume_run(%s)", run_id, using)
+    return _call_bool("SELECT django_pgflow.resume_run(%s)", run_id, using)
 
 
 def _call_bool(sql: str, run_id: int, using: str) -> bool:

@@ -12,7 +12,7 @@ from .connection import connect
 
 logger = logging.getLogger("django_pgflow.worker")
 
-CHANNEL = "pgflow"
+CHANNEL = "django_pgflow"
 
 
 class Listener(threading.Thread):

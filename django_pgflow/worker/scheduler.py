@@ -3,7 +3,7 @@
 Every worker process runs one. At start it syncs the declared schedules into
 ``pgflow_periodic``; then it sleeps until the next tick (at most
 ``MAX_SLEEP`` seconds) and offers the latest due tick of each schedule to
-``pgflow.enqueue_periodic``, which enqueues it only for the first worker to ask.
+``django_pgflow.enqueue_periodic``, which enqueues it only for the first worker to ask.
 Ticks are computed from database time, never from this host's clock.
 
 Missed ticks: a schedule whose workers were all down enqueues only its most
@@ -33,7 +33,7 @@ TICK_SLACK = 0.01
 
 
 def _sync_one(conn: psycopg.Connection[Any], params: list[Any]) -> None:
-    conn.execute("SELECT pgflow.sync_periodic(%s, %s, %s, %s, %s::jsonb, %s, %s)", params)
+    conn.execute("SELECT django_pgflow.sync_periodic(%s, %s, %s, %s, %s::jsonb, %s, %s)", params)
 
 
 def db_now(conn: psycopg.Connection[Any]) -> dt.datetime:
@@ -116,7 +116,7 @@ class Scheduler(threading.Thread):
     def _offer(self, schedule: Schedule, tick: dt.datetime, upcoming: dt.datetime | None) -> None:
         row = self.db.run(
             lambda c: c.execute(
-                "SELECT pgflow.enqueue_periodic(%s, %s, %s)", [schedule.name, tick, upcoming]
+                "SELECT django_pgflow.enqueue_periodic(%s, %s, %s)", [schedule.name, tick, upcoming]
             ).fetchone()
         )
         job_id = row[0] if row else None

@@ -17,7 +17,7 @@ Conn = psycopg.Connection[Any]
 
 def register_worker(conn: Conn, queues: list[str], concurrency: int) -> int:
     row = conn.execute(
-        "SELECT pgflow.register_worker(%s, %s, %s, %s)",
+        "SELECT django_pgflow.register_worker(%s, %s, %s, %s)",
         [socket.gethostname(), os.getpid(), Jsonb(queues), concurrency],
     ).fetchone()
     assert row is not None
@@ -30,7 +30,7 @@ def claim(
     rows = conn.execute(
         "SELECT id, queue, task_name, args, kwargs, attempts, priority, timeout, run_id, "
         "task_index "
-        "FROM pgflow.claim(%s, %s, %s, %s)",
+        "FROM django_pgflow.claim(%s, %s, %s, %s)",
         [worker_id, queues or None, limit, lease_margin],
         prepare=True,
     ).fetchall()
@@ -63,7 +63,7 @@ def complete_many(conn: Conn, jobs: list[Completion]) -> set[int]:
     # The runs these jobs cascade into, so the SQL can lock them without looking.
     run_ids = sorted({j[3] for j in jobs if j[3] is not None})
     rows = conn.execute(
-        "SELECT pgflow.complete_many(%s, %s, "
+        "SELECT django_pgflow.complete_many(%s, %s, "
         "ARRAY(SELECT value FROM jsonb_array_elements(%s::jsonb)), %s)",
         [ids, attempts, results, run_ids],
         prepare=True,
@@ -75,34 +75,38 @@ def fail(
     conn: Conn, job_id: int, attempt: int, error: dict[str, Any], retry: bool = True
 ) -> str | None:
     row = conn.execute(
-        "SELECT pgflow.fail(%s, %s, %s::jsonb, %s)",
+        "SELECT django_pgflow.fail(%s, %s, %s::jsonb, %s)",
         [job_id, attempt, json.dumps(error, default=str), retry],
     ).fetchone()
     return row[0] if row else None
 
 
 def release(conn: Conn, worker_id: int, job_ids: list[int] | None = None) -> int:
-    row = conn.execute("SELECT pgflow.release(%s, %s)", [worker_id, job_ids]).fetchone()
+    row = conn.execute("SELECT django_pgflow.release(%s, %s)", [worker_id, job_ids]).fetchone()
     return int(row[0]) if row else 0
 
 
 def release_unknown(conn: Conn, worker_id: int, known: list[int]) -> int:
-    row = conn.execute("SELECT pgflow.release_unknown(%s, %s)", [worker_id, known]).fetchone()
+    row = conn.execute(
+        "SELECT django_pgflow.release_unknown(%s, %s)", [worker_id, known]
+    ).fetchone()
     return int(row[0]) if row else 0
 
 
 def heartbeat(conn: Conn, worker_id: int, lease_margin: float) -> int:
-    row = conn.execute("SELECT pgflow.heartbeat(%s, %s)", [worker_id, lease_margin]).fetchone()
+    row = conn.execute(
+        "SELECT django_pgflow.heartbeat(%s, %s)", [worker_id, lease_margin]
+    ).fetchone()
     return int(row[0]) if row else -1
 
 
 def reap(conn: Conn, dead_after: float) -> int:
-    row = conn.execute("SELECT pgflow.reap(%s)", [dead_after]).fetchone()
+    row = conn.execute("SELECT django_pgflow.reap(%s)", [dead_after]).fetchone()
     return int(row[0]) if row else 0
 
 
 def stop_worker(conn: Conn, worker_id: int) -> int:
-    row = conn.execute("SELECT pgflow.stop_worker(%s)", [worker_id]).fetchone()
+    row = conn.execute("SELECT django_pgflow.stop_worker(%s)", [worker_id]).fetchone()
     return int(row[0]) if row else 0
 
 

@@ -110,7 +110,7 @@ class Command(BaseCommand):
         try:
             connection.ensure_connection()
             with connection.cursor() as cursor:
-                cursor.execute("SELECT to_regproc('pgflow.claim') IS NOT NULL")
+                cursor.execute("SELECT to_regproc('django_pgflow.claim') IS NOT NULL")
                 installed = cursor.fetchone()[0]
         except (psycopg.OperationalError, Exception) as error:
             if "connect" not in str(error).lower() and not isinstance(

@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION pgflow.check_queue_name(p_queue text)
+CREATE OR REPLACE FUNCTION django_pgflow.check_queue_name(p_queue text)
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE
 SET search_path FROM CURRENT
@@ -13,5 +13,5 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION pgflow.check_queue_name(text) IS
+COMMENT ON FUNCTION django_pgflow.check_queue_name(text) IS
 'Returns the queue name unchanged, or raises invalid_parameter_value: names are validated identifiers, never spliced into SQL.';

@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION pgflow.backoff(p_failures integer, p_base float8, p_cap float8)
+CREATE OR REPLACE FUNCTION django_pgflow.backoff(p_failures integer, p_base float8, p_cap float8)
 RETURNS interval
 LANGUAGE sql VOLATILE
 SET search_path FROM CURRENT
@@ -9,5 +9,5 @@ AS $$
     FROM (SELECT least(p_cap, p_base * power(2, greatest(p_failures - 1, 0))) AS d) AS delay;
 $$;
 
-COMMENT ON FUNCTION pgflow.backoff(integer, float8, float8) IS
+COMMENT ON FUNCTION django_pgflow.backoff(integer, float8, float8) IS
 'Delay before retry number p_failures: min(cap, base * 2^(failures-1)), with equal jitter.';

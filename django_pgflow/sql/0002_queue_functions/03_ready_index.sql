@@ -1,4 +1,4 @@
--- The index of the any-queue claim (pgflow.claim with several queues or none).
+-- The index of the any-queue claim (django_pgflow.claim with several queues or none).
 -- It orders by -priority rather than priority DESC on purpose: the expression
 -- appears only in that claim's ORDER BY, so the single-queue claim, which
 -- matches pgflow_job_ready_queue_idx (a Django-managed index), cannot pick

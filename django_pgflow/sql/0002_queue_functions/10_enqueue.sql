@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION pgflow.enqueue(
+CREATE OR REPLACE FUNCTION django_pgflow.enqueue(
     p_queue text,
     p_task_name text,
     p_args jsonb DEFAULT '[]',
@@ -19,7 +19,7 @@ AS $$
 DECLARE
     v_job pgflow_job;
 BEGIN
-    PERFORM pgflow.check_queue_name(p_queue);
+    PERFORM django_pgflow.check_queue_name(p_queue);
     IF p_task_name IS NULL OR p_task_name = '' THEN
         RAISE EXCEPTION 'pgflow: task name is required' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -61,5 +61,5 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION pgflow.enqueue(text, text, jsonb, jsonb, integer, timestamptz, float8, integer, float8, float8, float8, text) IS
+COMMENT ON FUNCTION django_pgflow.enqueue(text, text, jsonb, jsonb, integer, timestamptz, float8, integer, float8, float8, float8, text) IS
 'Inserts one queued job (run_at defaults to now() + delay, database time) and returns it. With a unique key that already has a queued or started job, returns that job instead.';

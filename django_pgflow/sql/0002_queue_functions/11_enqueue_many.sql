@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION pgflow.enqueue_many(p_jobs jsonb)
+CREATE OR REPLACE FUNCTION django_pgflow.enqueue_many(p_jobs jsonb)
 RETURNS TABLE (ord bigint, id bigint)
 LANGUAGE plpgsql VOLATILE
 SET search_path FROM CURRENT
@@ -17,7 +17,7 @@ BEGIN
         WHERE e.j->>'unique_key' IS NOT NULL ORDER BY e.o
     LOOP
         ord := v_item.o;
-        id := (pgflow.enqueue(
+        id := (django_pgflow.enqueue(
             v_item.j->>'queue', v_item.j->>'task_name',
             coalesce(v_item.j->'args', '[]'), coalesce(v_item.j->'kwargs', '{}'),
             coalesce((v_item.j->>'priority')::integer, 0), (v_item.j->>'run_at')::timestamptz,
@@ -37,7 +37,7 @@ BEGIN
         WHERE e.j->>'unique_key' IS NULL
     ),
     checked AS (
-        SELECT src.*, pgflow.check_queue_name(src.j->>'queue') AS queue FROM src
+        SELECT src.*, django_pgflow.check_queue_name(src.j->>'queue') AS queue FROM src
     ),
     ins AS (
         INSERT INTO pgflow_job (
@@ -65,5 +65,5 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION pgflow.enqueue_many(jsonb) IS
+COMMENT ON FUNCTION django_pgflow.enqueue_many(jsonb) IS
 'Enqueues a JSON array of jobs (objects with enqueue()''s parameter names, without the p_ prefix) in one call; returns (ord, id) pairs, ord being the 1-based position in the array.';

@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION pgflow.claim(
+CREATE OR REPLACE FUNCTION django_pgflow.claim(
     p_worker_id bigint,
     p_queues text[],
     p_limit integer,
@@ -70,5 +70,5 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION pgflow.claim(bigint, text[], integer, float8) IS
+COMMENT ON FUNCTION django_pgflow.claim(bigint, text[], integer, float8) IS
 'Claims up to p_limit ready jobs (priority DESC, run_at, id) from p_queues (NULL or empty: all) for a worker: FOR UPDATE SKIP LOCKED, so no two workers get the same attempt; sets the lease to now() + timeout + margin and returns the claimed rows with their new attempt number (the fencing token).';

@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION pgflow.complete(p_job_id bigint, p_attempt integer, p_result jsonb DEFAULT NULL)
+CREATE OR REPLACE FUNCTION django_pgflow.complete(p_job_id bigint, p_attempt integer, p_result jsonb DEFAULT NULL)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path FROM CURRENT
@@ -15,5 +15,5 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION pgflow.complete(bigint, integer, jsonb) IS
+COMMENT ON FUNCTION django_pgflow.complete(bigint, integer, jsonb) IS
 'Completes one job with its result, fenced by the attempt number it was claimed with: returns false (and changes nothing) when that attempt no longer holds the job.';

@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION pgflow.complete_many(p_ids bigint[], p_attempts integer[], p_results jsonb[])
+CREATE OR REPLACE FUNCTION django_pgflow.complete_many(p_ids bigint[], p_attempts integer[], p_results jsonb[])
 RETURNS SETOF bigint
 LANGUAGE sql VOLATILE
 SET search_path FROM CURRENT
@@ -10,5 +10,5 @@ AS $$
     RETURNING j.id;
 $$;
 
-COMMENT ON FUNCTION pgflow.complete_many(bigint[], integer[], jsonb[]) IS
+COMMENT ON FUNCTION django_pgflow.complete_many(bigint[], integer[], jsonb[]) IS
 'complete() for many jobs in one statement; returns the ids it applied. Ids it does not return were late reports, ignored.';

@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION pgflow.fail(
+CREATE OR REPLACE FUNCTION django_pgflow.fail(
     p_job_id bigint,
     p_attempt integer,
     p_error jsonb,
@@ -26,7 +26,7 @@ BEGIN
     IF p_retry AND v_job.failures + 1 < v_job.max_attempts THEN
         UPDATE pgflow_job
         SET status = 'queued', failures = failures + 1, errors = errors || jsonb_build_array(v_error),
-            run_at = now() + pgflow.backoff(v_job.failures + 1, retry_delay, max_retry_delay),
+            run_at = now() + django_pgflow.backoff(v_job.failures + 1, retry_delay, max_retry_delay),
             worker_id = NULL, lease_expires_at = NULL
         WHERE id = p_job_id;
         RETURN 'queued';
@@ -40,5 +40,5 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION pgflow.fail(bigint, integer, jsonb, boolean) IS
+COMMENT ON FUNCTION django_pgflow.fail(bigint, integer, jsonb, boolean) IS
 'Records a failed attempt (fenced by the attempt number; NULL when that attempt no longer holds the job). With attempts left, and p_retry, requeues the job after an exponential backoff with jitter and returns ''queued''; otherwise returns ''failed''.';

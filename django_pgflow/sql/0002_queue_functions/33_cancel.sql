@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION pgflow.cancel(p_job_id bigint)
+CREATE OR REPLACE FUNCTION django_pgflow.cancel(p_job_id bigint)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path FROM CURRENT
@@ -11,5 +11,5 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION pgflow.cancel(bigint) IS
+COMMENT ON FUNCTION django_pgflow.cancel(bigint) IS
 'Cancels a queued or started job; a running attempt''s late report is then ignored. Returns false when the job was already finished.';

@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION pgflow.retry(p_job_id bigint, p_delay float8 DEFAULT 0)
+CREATE OR REPLACE FUNCTION django_pgflow.retry(p_job_id bigint, p_delay float8 DEFAULT 0)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path FROM CURRENT
@@ -36,5 +36,5 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION pgflow.retry(bigint, float8) IS
+COMMENT ON FUNCTION django_pgflow.retry(bigint, float8) IS
 'Moves a failed or cancelled job back to queued with a fresh attempt budget. Returns false for a job in any other status; refuses (unique_violation) while another active job holds its unique key.';

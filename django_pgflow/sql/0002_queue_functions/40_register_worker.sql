@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION pgflow.register_worker(
+CREATE OR REPLACE FUNCTION django_pgflow.register_worker(
     p_hostname text, p_pid integer, p_queues jsonb, p_concurrency integer
 )
 RETURNS bigint
@@ -10,5 +10,5 @@ AS $$
     RETURNING id;
 $$;
 
-COMMENT ON FUNCTION pgflow.register_worker(text, integer, jsonb, integer) IS
+COMMENT ON FUNCTION django_pgflow.register_worker(text, integer, jsonb, integer) IS
 'Registers a starting worker process and returns its id.';

@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION pgflow.heartbeat(p_worker_id bigint, p_lease_margin float8 DEFAULT 30)
+CREATE OR REPLACE FUNCTION django_pgflow.heartbeat(p_worker_id bigint, p_lease_margin float8 DEFAULT 30)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path FROM CURRENT
@@ -28,5 +28,5 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION pgflow.heartbeat(bigint, float8) IS
+COMMENT ON FUNCTION django_pgflow.heartbeat(bigint, float8) IS
 'Records a heartbeat of a worker and extends the leases of its started jobs to at least now() + margin. Returns how many leases it touched, or -1 for an unknown worker.';

@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION pgflow.release(p_worker_id bigint, p_job_ids bigint[] DEFAULT NULL)
+CREATE OR REPLACE FUNCTION django_pgflow.release(p_worker_id bigint, p_job_ids bigint[] DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path FROM CURRENT
@@ -22,5 +22,5 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION pgflow.release(bigint, bigint[]) IS
+COMMENT ON FUNCTION django_pgflow.release(bigint, bigint[]) IS
 'Hands a worker''s started jobs (all, or those listed) back to the queue without counting a failure. Returns how many it released.';

@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION pgflow.release_unknown(p_worker_id bigint, p_known bigint[])
+CREATE OR REPLACE FUNCTION django_pgflow.release_unknown(p_worker_id bigint, p_known bigint[])
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path FROM CURRENT
@@ -22,5 +22,5 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION pgflow.release_unknown(bigint, bigint[]) IS
+COMMENT ON FUNCTION django_pgflow.release_unknown(bigint, bigint[]) IS
 'Hands back every started job of a worker except those it still knows it holds (p_known); used after a reconnect, when the fate of an in-flight claim is unknown.';

@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION pgflow.prune(p_status text, p_older_than float8, p_batch_size integer DEFAULT 10000)
+CREATE OR REPLACE FUNCTION django_pgflow.prune(p_status text, p_older_than float8, p_batch_size integer DEFAULT 10000)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path FROM CURRENT
@@ -31,5 +31,5 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION pgflow.prune(text, float8, integer) IS
+COMMENT ON FUNCTION django_pgflow.prune(text, float8, integer) IS
 'Deletes at most p_batch_size jobs of a finished status that finished more than p_older_than seconds ago; call until it returns 0.';

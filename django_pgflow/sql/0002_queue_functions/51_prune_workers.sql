@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION pgflow.prune_workers(p_older_than float8)
+CREATE OR REPLACE FUNCTION django_pgflow.prune_workers(p_older_than float8)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path FROM CURRENT
@@ -19,5 +19,5 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION pgflow.prune_workers(float8) IS
+COMMENT ON FUNCTION django_pgflow.prune_workers(float8) IS
 'Deletes worker rows stopped (or lost) more than p_older_than seconds ago that hold no job.';

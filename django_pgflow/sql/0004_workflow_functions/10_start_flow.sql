@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION pgflow.start_flow(p_flow_slug text, p_input jsonb, p_run_key text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION django_pgflow.start_flow(p_flow_slug text, p_input jsonb, p_run_key text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path FROM CURRENT
@@ -35,10 +35,10 @@ BEGIN
     SELECT v_run_id, s.id, s.slug, 'created', s.dep_count, now()
     FROM pgflow_step s WHERE s.flow_id = v_flow.id ORDER BY s.index;
 
-    PERFORM pgflow.start_ready_steps(v_run_id);
+    PERFORM django_pgflow.start_ready_steps(v_run_id);
     RETURN v_run_id;
 END;
 $$;
 
-COMMENT ON FUNCTION pgflow.start_flow(text, jsonb, text) IS
+COMMENT ON FUNCTION django_pgflow.start_flow(text, jsonb, text) IS
 'Starts a run of the latest version of a flow and its root steps; returns the run id. With a run key that was used before for this flow, returns that run instead (idempotent start).';

@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION pgflow.start_ready_steps(p_run_id bigint)
+CREATE OR REPLACE FUNCTION django_pgflow.start_ready_steps(p_run_id bigint)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path FROM CURRENT
@@ -20,7 +20,7 @@ BEGIN
         ORDER BY s.index
         LIMIT 1;
         EXIT WHEN NOT FOUND;
-        PERFORM pgflow.start_step(p_run_id, v_state.step_slug);
+        PERFORM django_pgflow.start_step(p_run_id, v_state.step_slug);
         v_started := v_started + 1;
         EXIT WHEN (SELECT status FROM pgflow_run WHERE id = p_run_id) <> 'started';
     END LOOP;
@@ -28,5 +28,5 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION pgflow.start_ready_steps(bigint) IS
+COMMENT ON FUNCTION django_pgflow.start_ready_steps(bigint) IS
 'Starts every step of a run whose dependencies are all done, until none is left or the run ends.';

@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION pgflow.step_input(p_run_id bigint, p_step_slug text)
+CREATE OR REPLACE FUNCTION django_pgflow.step_input(p_run_id bigint, p_step_slug text)
 RETURNS jsonb
 LANGUAGE sql STABLE
 SET search_path FROM CURRENT
@@ -18,5 +18,5 @@ AS $$
     WHERE r.id = p_run_id;
 $$;
 
-COMMENT ON FUNCTION pgflow.step_input(bigint, text) IS
+COMMENT ON FUNCTION django_pgflow.step_input(bigint, text) IS
 'The input of a step of a run: the run input for a root step, else {dep_slug: output} of its dependencies.';

@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION pgflow.start_step(p_run_id bigint, p_step_slug text)
+CREATE OR REPLACE FUNCTION django_pgflow.start_step(p_run_id bigint, p_step_slug text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path FROM CURRENT
@@ -18,10 +18,10 @@ BEGIN
     SELECT * INTO v_run FROM pgflow_run WHERE id = p_run_id;
     SELECT * INTO v_flow FROM pgflow_flow WHERE id = v_run.flow_id;
     SELECT * INTO v_step FROM pgflow_step WHERE flow_id = v_run.flow_id AND slug = p_step_slug;
-    v_input := pgflow.step_input(p_run_id, p_step_slug);
+    v_input := django_pgflow.step_input(p_run_id, p_step_slug);
 
     IF v_step.condition IS NOT NULL AND NOT (coalesce(v_input, 'null'::jsonb) @> v_step.condition) THEN
-        PERFORM pgflow.apply_failure_policy(
+        PERFORM django_pgflow.apply_failure_policy(
             p_run_id, p_step_slug, v_step.on_condition_false,
             jsonb_build_object('error', 'ConditionNotMet',
                 'message', format('step %s: input does not match its condition %s', p_step_slug, v_step.condition)));
@@ -39,7 +39,7 @@ BEGIN
             v_source := format('step %s', v_source);
         END IF;
         IF jsonb_typeof(v_items) IS DISTINCT FROM 'array' THEN
-            PERFORM pgflow.fail_run(p_run_id, p_step_slug, jsonb_build_object(
+            PERFORM django_pgflow.fail_run(p_run_id, p_step_slug, jsonb_build_object(
                 'error', 'TypeViolation',
                 'message', format('map step %s expects an array from %s, got %s',
                                   p_step_slug, v_source, coalesce(jsonb_typeof(v_items), 'nothing'))));
@@ -50,7 +50,7 @@ BEGIN
             UPDATE pgflow_step_state SET status = 'started', started_at = now(),
                 remaining_tasks = 0, initial_tasks = 0
             WHERE run_id = p_run_id AND step_slug = p_step_slug;
-            PERFORM pgflow.complete_step(p_run_id, p_step_slug, '[]'::jsonb);
+            PERFORM django_pgflow.complete_step(p_run_id, p_step_slug, '[]'::jsonb);
             RETURN;
         END IF;
     ELSE
@@ -74,7 +74,7 @@ BEGIN
             max_attempts, retry_delay, max_retry_delay, timeout, errors, created_at,
             run_id, step_slug, task_index
         )
-        SELECT v_step.queue, pgflow.step_task_name(v_run.flow_slug, p_step_slug),
+        SELECT v_step.queue, django_pgflow.step_task_name(v_run.flow_slug, p_step_slug),
                CASE WHEN v_step.step_type = 'map' OR v_step.dep_count = 0
                     THEN jsonb_build_array(i.item) ELSE '[]'::jsonb END,
                CASE WHEN v_step.step_type = 'single' AND v_step.dep_count > 0
@@ -92,5 +92,5 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION pgflow.start_step(bigint, text) IS
+COMMENT ON FUNCTION django_pgflow.start_step(bigint, text) IS
 'Starts one ready step: checks its condition, checks a map step''s input is an array (a type violation fails the run naming both steps), completes a map over [] at once, else queues one job per task.';

@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION pgflow.complete_step_task(
+CREATE OR REPLACE FUNCTION django_pgflow.complete_step_task(
     p_run_id bigint, p_step_slug text, p_task_index integer, p_output jsonb
 )
 RETURNS void
@@ -32,14 +32,14 @@ BEGIN
     WHERE st.run_id = p_run_id AND st.step_slug = p_step_slug;
     IF v_type = 'map' THEN
         -- The one aggregation of a map step, in element order.
-        PERFORM pgflow.complete_step(p_run_id, p_step_slug, (
+        PERFORM django_pgflow.complete_step(p_run_id, p_step_slug, (
             SELECT jsonb_agg(t.output ORDER BY t.task_index) FROM pgflow_step_task t
             WHERE t.run_id = p_run_id AND t.step_slug = p_step_slug));
     ELSE
-        PERFORM pgflow.complete_step(p_run_id, p_step_slug, p_output);
+        PERFORM django_pgflow.complete_step(p_run_id, p_step_slug, p_output);
     END IF;
 END;
 $$;
 
-COMMENT ON FUNCTION pgflow.complete_step_task(bigint, text, integer, jsonb) IS
+COMMENT ON FUNCTION django_pgflow.complete_step_task(bigint, text, integer, jsonb) IS
 'Records a step task''s output; the last task of a step completes the step (a map step''s output is its tasks'' outputs in element order, aggregated once).';

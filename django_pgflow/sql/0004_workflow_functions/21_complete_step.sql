@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION pgflow.complete_step(p_run_id bigint, p_step_slug text, p_output jsonb)
+CREATE OR REPLACE FUNCTION django_pgflow.complete_step(p_run_id bigint, p_step_slug text, p_output jsonb)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path FROM CURRENT
@@ -10,9 +10,9 @@ BEGIN
     UPDATE pgflow_step_state
     SET status = 'completed', output = p_output, finished_at = now(), remaining_tasks = 0
     WHERE run_id = p_run_id AND step_slug = p_step_slug;
-    PERFORM pgflow.release_dependents(p_run_id, p_step_slug);
+    PERFORM django_pgflow.release_dependents(p_run_id, p_step_slug);
 END;
 $$;
 
-COMMENT ON FUNCTION pgflow.complete_step(bigint, text, jsonb) IS
+COMMENT ON FUNCTION django_pgflow.complete_step(bigint, text, jsonb) IS
 'Completes a step with its output, then releases its dependents and starts those that became ready.';

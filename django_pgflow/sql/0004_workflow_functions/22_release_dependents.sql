@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION pgflow.release_dependents(p_run_id bigint, p_step_slug text)
+CREATE OR REPLACE FUNCTION django_pgflow.release_dependents(p_run_id bigint, p_step_slug text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path FROM CURRENT
@@ -15,10 +15,10 @@ BEGIN
       AND d.flow_id = r.flow_id AND d.dep_slug = p_step_slug AND st.step_slug = d.step_slug
       AND st.status = 'created';
     UPDATE pgflow_run SET remaining_steps = remaining_steps - 1 WHERE id = p_run_id;
-    PERFORM pgflow.start_ready_steps(p_run_id);
-    PERFORM pgflow.maybe_complete_run(p_run_id);
+    PERFORM django_pgflow.start_ready_steps(p_run_id);
+    PERFORM django_pgflow.maybe_complete_run(p_run_id);
 END;
 $$;
 
-COMMENT ON FUNCTION pgflow.release_dependents(bigint, text) IS
+COMMENT ON FUNCTION django_pgflow.release_dependents(bigint, text) IS
 'After a step completed or was skipped: decrements its dependents'' and the run''s counters, starts ready steps, completes the run when nothing remains.';

@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION pgflow.maybe_complete_run(p_run_id bigint)
+CREATE OR REPLACE FUNCTION django_pgflow.maybe_complete_run(p_run_id bigint)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path FROM CURRENT
@@ -19,5 +19,5 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION pgflow.maybe_complete_run(bigint) IS
+COMMENT ON FUNCTION django_pgflow.maybe_complete_run(bigint) IS
 'Completes a run whose steps are all done, with the outputs of its leaf steps keyed by slug.';

@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION pgflow.fail_step_task(
+CREATE OR REPLACE FUNCTION django_pgflow.fail_step_task(
     p_run_id bigint, p_step_slug text, p_task_index integer, p_error jsonb
 )
 RETURNS void
@@ -21,10 +21,10 @@ BEGIN
     SELECT s.on_failure INTO v_policy FROM pgflow_step_state st JOIN pgflow_step s ON s.id = st.step_id
     WHERE st.run_id = p_run_id AND st.step_slug = p_step_slug AND st.status = 'started';
     IF FOUND THEN
-        PERFORM pgflow.apply_failure_policy(p_run_id, p_step_slug, v_policy, p_error);
+        PERFORM django_pgflow.apply_failure_policy(p_run_id, p_step_slug, v_policy, p_error);
     END IF;
 END;
 $$;
 
-COMMENT ON FUNCTION pgflow.fail_step_task(bigint, text, integer, jsonb) IS
+COMMENT ON FUNCTION django_pgflow.fail_step_task(bigint, text, integer, jsonb) IS
 'Records that a step task failed for good (its attempts are spent) and applies the step''s on_failure policy.';

@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION pgflow.apply_failure_policy(
+CREATE OR REPLACE FUNCTION django_pgflow.apply_failure_policy(
     p_run_id bigint, p_step_slug text, p_policy text, p_error jsonb
 )
 RETURNS void
@@ -10,14 +10,14 @@ SET search_path FROM CURRENT
 AS $$
 BEGIN
     IF p_policy = 'skip' THEN
-        PERFORM pgflow.skip_step(p_run_id, p_step_slug, false, p_error);
+        PERFORM django_pgflow.skip_step(p_run_id, p_step_slug, false, p_error);
     ELSIF p_policy = 'skip_cascade' THEN
-        PERFORM pgflow.skip_step(p_run_id, p_step_slug, true, p_error);
+        PERFORM django_pgflow.skip_step(p_run_id, p_step_slug, true, p_error);
     ELSE
-        PERFORM pgflow.fail_run(p_run_id, p_step_slug, p_error);
+        PERFORM django_pgflow.fail_run(p_run_id, p_step_slug, p_error);
     END IF;
 END;
 $$;
 
-COMMENT ON FUNCTION pgflow.apply_failure_policy(bigint, text, text, jsonb) IS
+COMMENT ON FUNCTION django_pgflow.apply_failure_policy(bigint, text, text, jsonb) IS
 'What a step does when it fails for good or its condition is false: fail the run, skip the step, or skip it with everything downstream.';

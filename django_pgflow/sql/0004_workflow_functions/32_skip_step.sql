@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION pgflow.skip_step(
+CREATE OR REPLACE FUNCTION django_pgflow.skip_step(
     p_run_id bigint, p_step_slug text, p_cascade boolean, p_reason jsonb
 )
 RETURNS void
@@ -14,13 +14,13 @@ DECLARE
 BEGIN
     SELECT flow_id INTO v_flow_id FROM pgflow_run WHERE id = p_run_id;
     -- The step's status changes first, so the cancellations below are seen
-    -- by pgflow.on_step_job as part of this skip, not as new failures.
+    -- by django_pgflow.on_step_job as part of this skip, not as new failures.
     UPDATE pgflow_step_state SET status = 'skipped', output = NULL, error = p_reason, finished_at = now()
     WHERE run_id = p_run_id AND step_slug = p_step_slug;
-    PERFORM pgflow.cancel_step_jobs(p_run_id, ARRAY[p_step_slug]);
+    PERFORM django_pgflow.cancel_step_jobs(p_run_id, ARRAY[p_step_slug]);
 
     IF NOT p_cascade THEN
-        PERFORM pgflow.release_dependents(p_run_id, p_step_slug);
+        PERFORM django_pgflow.release_dependents(p_run_id, p_step_slug);
         RETURN;
     END IF;
 
@@ -36,9 +36,9 @@ BEGIN
     WHERE st.run_id = p_run_id AND st.step_slug IN (SELECT slug FROM downstream) AND st.status = 'created';
     GET DIAGNOSTICS v_skipped = ROW_COUNT;
     UPDATE pgflow_run SET remaining_steps = remaining_steps - 1 - v_skipped WHERE id = p_run_id;
-    PERFORM pgflow.maybe_complete_run(p_run_id);
+    PERFORM django_pgflow.maybe_complete_run(p_run_id);
 END;
 $$;
 
-COMMENT ON FUNCTION pgflow.skip_step(bigint, text, boolean, jsonb) IS
+COMMENT ON FUNCTION django_pgflow.skip_step(bigint, text, boolean, jsonb) IS
 'Skips a step (its dependents get null for it), or with p_cascade skips it and every step downstream of it.';

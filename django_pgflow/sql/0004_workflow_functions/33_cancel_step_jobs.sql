@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION pgflow.cancel_step_jobs(p_run_id bigint, p_step_slugs text[] DEFAULT NULL)
+CREATE OR REPLACE FUNCTION django_pgflow.cancel_step_jobs(p_run_id bigint, p_step_slugs text[] DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path FROM CURRENT
@@ -23,5 +23,5 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION pgflow.cancel_step_jobs(bigint, text[]) IS
+COMMENT ON FUNCTION django_pgflow.cancel_step_jobs(bigint, text[]) IS
 'Cancels the queued and running jobs (and tasks) of a run, or of some of its steps; returns how many jobs.';

@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION pgflow.fail_run(p_run_id bigint, p_step_slug text, p_error jsonb)
+CREATE OR REPLACE FUNCTION django_pgflow.fail_run(p_run_id bigint, p_step_slug text, p_error jsonb)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path FROM CURRENT
@@ -18,9 +18,9 @@ BEGIN
     WHERE run_id = p_run_id AND step_slug = p_step_slug AND status IN ('created', 'started');
     UPDATE pgflow_step_state SET status = 'cancelled', finished_at = now()
     WHERE run_id = p_run_id AND status IN ('created', 'started');
-    PERFORM pgflow.cancel_step_jobs(p_run_id);
+    PERFORM django_pgflow.cancel_step_jobs(p_run_id);
 END;
 $$;
 
-COMMENT ON FUNCTION pgflow.fail_run(bigint, text, jsonb) IS
+COMMENT ON FUNCTION django_pgflow.fail_run(bigint, text, jsonb) IS
 'Fails a run because of one step: that step failed, the other unfinished steps cancelled with their jobs.';

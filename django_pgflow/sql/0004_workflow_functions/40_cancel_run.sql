@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION pgflow.cancel_run(p_run_id bigint)
+CREATE OR REPLACE FUNCTION django_pgflow.cancel_run(p_run_id bigint)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path FROM CURRENT
@@ -17,10 +17,10 @@ BEGIN
     END IF;
     UPDATE pgflow_step_state SET status = 'cancelled', finished_at = now()
     WHERE run_id = p_run_id AND status IN ('created', 'started');
-    PERFORM pgflow.cancel_step_jobs(p_run_id);
+    PERFORM django_pgflow.cancel_step_jobs(p_run_id);
     RETURN true;
 END;
 $$;
 
-COMMENT ON FUNCTION pgflow.cancel_run(bigint) IS
+COMMENT ON FUNCTION django_pgflow.cancel_run(bigint) IS
 'Cancels a started run: its queued tasks are cancelled, running ones'' late results ignored. False when the run had already finished.';

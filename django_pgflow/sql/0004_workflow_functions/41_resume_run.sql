@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION pgflow.resume_run(p_run_id bigint)
+CREATE OR REPLACE FUNCTION django_pgflow.resume_run(p_run_id bigint)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path FROM CURRENT
@@ -40,11 +40,11 @@ BEGIN
         WHERE run_id = p_run_id AND status NOT IN ('completed', 'skipped'))
     WHERE id = p_run_id;
 
-    PERFORM pgflow.start_ready_steps(p_run_id);
-    PERFORM pgflow.maybe_complete_run(p_run_id);
+    PERFORM django_pgflow.start_ready_steps(p_run_id);
+    PERFORM django_pgflow.maybe_complete_run(p_run_id);
     RETURN true;
 END;
 $$;
 
-COMMENT ON FUNCTION pgflow.resume_run(bigint) IS
+COMMENT ON FUNCTION django_pgflow.resume_run(bigint) IS
 'Resumes a failed or cancelled run: completed steps keep their outputs, failed, cancelled and never-run steps run (again). False for a run in any other status.';

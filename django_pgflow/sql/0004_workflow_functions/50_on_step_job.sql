@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION pgflow.on_step_job(
+CREATE OR REPLACE FUNCTION django_pgflow.on_step_job(
     p_run_id bigint, p_step_slug text, p_task_index integer, p_job_id bigint,
     p_status text, p_attempts integer, p_result jsonb, p_errors jsonb
 )
@@ -30,17 +30,17 @@ BEGIN
     IF NOT FOUND OR v_run_status <> 'started' THEN
         RETURN;  -- the run ended (cancelled, failed): nothing to cascade
     ELSIF p_status = 'completed' THEN
-        PERFORM pgflow.complete_step_task(p_run_id, p_step_slug, p_task_index, p_result);
+        PERFORM django_pgflow.complete_step_task(p_run_id, p_step_slug, p_task_index, p_result);
     ELSIF p_status = 'failed' THEN
-        PERFORM pgflow.fail_step_task(p_run_id, p_step_slug, p_task_index,
+        PERFORM django_pgflow.fail_step_task(p_run_id, p_step_slug, p_task_index,
                                       p_errors -> (jsonb_array_length(p_errors) - 1));
     ELSIF p_status = 'cancelled' THEN
         -- A step job cancelled on its own (not by a run or step ending) fails its task.
-        PERFORM pgflow.fail_step_task(p_run_id, p_step_slug, p_task_index,
+        PERFORM django_pgflow.fail_step_task(p_run_id, p_step_slug, p_task_index,
             jsonb_build_object('error', 'Cancelled', 'message', format('job %s was cancelled', p_job_id)));
     END IF;
 END;
 $$;
 
-COMMENT ON FUNCTION pgflow.on_step_job(bigint, text, integer, bigint, text, integer, jsonb, jsonb) IS
+COMMENT ON FUNCTION django_pgflow.on_step_job(bigint, text, integer, bigint, text, integer, jsonb, jsonb) IS
 'Called by a trigger whenever a step job changes status: mirrors it onto the step task and cascades completions and final failures through the run, in the same transaction.';

@@ -1,8 +1,8 @@
 -- Replaces 0002's three-argument version: a second overload would make
 -- three-argument calls ambiguous.
-DROP FUNCTION IF EXISTS pgflow.complete_many(bigint[], integer[], jsonb[]);
+DROP FUNCTION IF EXISTS django_pgflow.complete_many(bigint[], integer[], jsonb[]);
 
-CREATE OR REPLACE FUNCTION pgflow.complete_many(
+CREATE OR REPLACE FUNCTION django_pgflow.complete_many(
     p_ids bigint[], p_attempts integer[], p_results jsonb[], p_run_ids bigint[] DEFAULT NULL
 )
 RETURNS SETOF bigint
@@ -40,5 +40,5 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION pgflow.complete_many(bigint[], integer[], jsonb[], bigint[]) IS
+COMMENT ON FUNCTION django_pgflow.complete_many(bigint[], integer[], jsonb[], bigint[]) IS
 'complete() for many jobs in one statement; returns the ids it applied. Ids it does not return were late reports, ignored. Step jobs cascade into their runs, whose ids p_run_ids may name (NULL: looked up).';

@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION pgflow.reap(p_dead_after float8 DEFAULT 60)
+CREATE OR REPLACE FUNCTION django_pgflow.reap(p_dead_after float8 DEFAULT 60)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path FROM CURRENT
@@ -30,7 +30,7 @@ BEGIN
         ORDER BY j.run_id NULLS FIRST, j.id
         FOR UPDATE OF j SKIP LOCKED
     LOOP
-        PERFORM pgflow.fail(
+        PERFORM django_pgflow.fail(
             v_job.id, v_job.attempts,
             jsonb_build_object(
                 'error', 'WorkerLostError',
@@ -48,5 +48,5 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION pgflow.reap(float8) IS
+COMMENT ON FUNCTION django_pgflow.reap(float8) IS
 'Fails (with retry) every started job whose lease expired or whose worker is stopped, missing, or silent for p_dead_after seconds, and marks such silent workers lost. Returns how many jobs it reaped.';

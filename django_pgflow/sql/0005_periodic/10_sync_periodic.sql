@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION pgflow.sync_periodic(
+CREATE OR REPLACE FUNCTION django_pgflow.sync_periodic(
     p_name text,
     p_task_name text,
     p_cron text,
@@ -23,7 +23,7 @@ BEGIN
             quote_literal(p_name), jsonb_typeof(p_job)
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    PERFORM pgflow.check_queue_name(p_job->>'queue');
+    PERFORM django_pgflow.check_queue_name(p_job->>'queue');
 
     -- p_last_tick is the latest tick at or before now under this cron: a new
     -- schedule, or one whose cron or time zone changed, starts at its next
@@ -55,5 +55,5 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION pgflow.sync_periodic(text, text, text, text, jsonb, timestamptz, timestamptz) IS
+COMMENT ON FUNCTION django_pgflow.sync_periodic(text, text, text, text, jsonb, timestamptz, timestamptz) IS
 'Creates or updates one periodic schedule. A new schedule, or one whose cron or time zone changed, starts after p_last_tick (the latest tick at or before now): no job is enqueued for ticks before it was declared. An unchanged schedule keeps its last_tick.';

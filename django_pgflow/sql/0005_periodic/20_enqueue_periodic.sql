@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION pgflow.enqueue_periodic(
+CREATE OR REPLACE FUNCTION django_pgflow.enqueue_periodic(
     p_name text,
     p_tick timestamptz,
     p_next_tick timestamptz DEFAULT NULL
@@ -32,7 +32,7 @@ BEGIN
         'periodic:%s:%s', p_name, to_char(p_tick AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
     );
     SELECT e.id INTO v_job_id
-    FROM pgflow.enqueue_many(jsonb_build_array(
+    FROM django_pgflow.enqueue_many(jsonb_build_array(
         v_schedule.job || jsonb_build_object('run_at', p_tick, 'delay', NULL, 'unique_key', v_key)
     )) AS e;
 
@@ -41,5 +41,5 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION pgflow.enqueue_periodic(text, timestamptz, timestamptz) IS
+COMMENT ON FUNCTION django_pgflow.enqueue_periodic(text, timestamptz, timestamptz) IS
 'Claims one tick of a periodic schedule: advances last_tick to p_tick and enqueues the schedule''s job (run_at = the tick, unique_key periodic:<name>:<tick in UTC>) in the same transaction. Returns the job id, or NULL when the tick is not due yet or a tick at or after it was already claimed: however many workers call it, one job per tick.';
