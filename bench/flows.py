@@ -13,7 +13,7 @@ and measures with the example app's flows:
    start to finish, with the same single worker process;
 3. the SQL cost of completing one map task, as the map grows: every task of a
    1,000- and a 10,000-element map is claimed, then completed in batches of 100
-   through ``pgflow.complete_many`` (the worker's own statement), and the median
+   through ``django_pgflow.complete_many`` (the worker's own statement), and the median
    batch time is divided by 100. Constant cost means O(1) per completion.
 """
 
@@ -43,7 +43,8 @@ from rich.table import Table  # noqa: E402
 
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/pgflow_bench_flows"
 COMPLETE_SQL = (
-    "SELECT pgflow.complete_many(%s, %s, ARRAY(SELECT value FROM jsonb_array_elements(%s::jsonb)))"
+    "SELECT django_pgflow.complete_many(%s, %s, "
+    "ARRAY(SELECT value FROM jsonb_array_elements(%s::jsonb)))"
 )
 console = Console(highlight=False)
 
@@ -125,20 +126,20 @@ def completion_cost(conn: psycopg.Connection[Any], size: int) -> dict[str, float
 
     reset(conn)
     run = WideMap.start({"size": size})
-    worker = conn.execute("SELECT pgflow.register_worker('bench', 0, '[]', 1)").fetchone()
+    worker = conn.execute("SELECT django_pgflow.register_worker('bench', 0, '[]', 1)").fetchone()
     assert worker is not None
-    conn.execute("SELECT * FROM pgflow.claim(%s, NULL, 1, 30)", [worker[0]])  # the root step
+    conn.execute("SELECT * FROM django_pgflow.claim(%s, NULL, 1, 30)", [worker[0]])  # the root step
     root = conn.execute(
         "SELECT id FROM pgflow_job WHERE run_id = %s AND step_slug = 'size'", [run.pk]
     ).fetchone()
     assert root is not None
     conn.execute(
-        "SELECT pgflow.complete(%s, 1, %s::jsonb)", [root[0], json.dumps(list(range(size)))]
+        "SELECT django_pgflow.complete(%s, 1, %s::jsonb)", [root[0], json.dumps(list(range(size)))]
     )
     tasks: list[tuple[int, int]] = []
     while True:
         rows = conn.execute(
-            "SELECT id, attempts FROM pgflow.claim(%s, NULL, 1000, 30)", [worker[0]]
+            "SELECT id, attempts FROM django_pgflow.claim(%s, NULL, 1000, 30)", [worker[0]]
         ).fetchall()
         if not rows:
             break
