@@ -226,3 +226,23 @@ def test_worker_pages_show_health_by_database_clock_and_running_jobs(superuser_c
     assert f"/admin/django_pgflow/worker/{alive}/change/" in job_page.content.decode()
     assert superuser_client.get(reverse("admin:django_pgflow_worker_add")).status_code == 403
     assert Worker.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_retry_action_reports_a_refused_job_and_keeps_the_others(admin_client):
+    first = record.using(unique_key="held").enqueue("a")
+    other = record.enqueue("b")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT django_pgflow.cancel(%s)", [first.pk])
+        cursor.execute("SELECT django_pgflow.cancel(%s)", [other.pk])
+    holder = record.using(unique_key="held").enqueue("c")
+    response = admin_client.post(
+        reverse("admin:django_pgflow_job_changelist"),
+        {"action": "retry_selected", "_selected_action": [first.pk, other.pk]},
+        follow=True,
+    )
+    text = response.content.decode()
+    assert "1 job(s) requeued." in text
+    assert f"job {holder.pk} already holds" in text
+    assert Job.objects.get(pk=other.pk).status == "queued"
+    assert Job.objects.get(pk=first.pk).status == "cancelled"

@@ -320,26 +320,55 @@ def test_the_shape_hash_ignores_the_slug_version_and_method_order():
     assert flow_rows(Reordered._pgflow).shape_hash == a.shape_hash
 
 
-def test_the_shape_hash_changes_with_options_defaults_and_edges():
+def test_the_shape_hash_is_the_graph_not_the_options():
     base = flow_rows(analysis_flow("t_base")._pgflow).shape_hash
-    assert flow_rows(analysis_flow("t_timeout", timeout=9)._pgflow).shape_hash != base
-    assert flow_rows(analysis_flow("t_float", base_delay=1)._pgflow).shape_hash == base
+    assert flow_rows(analysis_flow("t_timeout", timeout=9)._pgflow).shape_hash == base
     with override_settings(PGFLOW={"DEFAULT_QUEUE": "slow"}):
-        assert flow_rows(analysis_flow("t_queue")._pgflow).shape_hash != base
+        assert flow_rows(analysis_flow("t_queue")._pgflow).shape_hash == base
+    assert flow_rows(_changed("t_edges")._pgflow).shape_hash != base
 
-    class Condition(Flow):
-        slug = "t_condition"
-
-        @step(condition={"x": 1})
-        def fetch(self, input: Any) -> None: ...
-
-    class NoCondition(Flow):
-        slug = "t_no_condition"
+    class Single(Flow):
+        slug = "t_single"
 
         @step()
         def fetch(self, input: Any) -> None: ...
 
-    assert flow_rows(Condition._pgflow).shape_hash != flow_rows(NoCondition._pgflow).shape_hash
+    class Mapped(Flow):
+        slug = "t_mapped"
+
+        @step(map=True)
+        def fetch(self, item: Any) -> None: ...
+
+    assert flow_rows(Single._pgflow).shape_hash != flow_rows(Mapped._pgflow).shape_hash
+
+
+@pytest.mark.django_db
+def test_changed_options_are_updated_in_place_even_with_runs():
+    sync_flows(flows=[analysis_flow("t_opts")])
+    v1 = FlowDefinition.objects.get(slug="t_opts")
+    _run_of(v1)
+    assert sync_flows(flows=[analysis_flow("t_opts", timeout=9)]) == ["t_opts v1 options updated"]
+    v1.refresh_from_db()
+    assert v1.timeout == 9
+    assert set(v1.steps.values_list("timeout", flat=True)) == {9.0}
+    assert FlowDefinition.objects.filter(slug="t_opts").count() == 1
+
+
+@override_settings(PGFLOW={"QUEUES": {"default": {}, "slow": {"timeout": 77, "max_attempts": 6}}})
+def test_step_options_fall_back_to_their_queue_defaults():
+    class Queued(Flow):
+        slug = "t_queued"
+        queue = "slow"
+
+        @step()
+        def fetch(self, input: Any) -> None: ...
+
+        @step(depends_on=["fetch"], timeout=5)
+        def store(self, fetch: Any) -> None: ...
+
+    rows = {row["slug"]: row for row in flow_rows(Queued._pgflow).steps}
+    assert (rows["fetch"]["timeout"], rows["fetch"]["max_attempts"]) == (77.0, 6)
+    assert (rows["store"]["timeout"], rows["store"]["max_attempts"]) == (5.0, 6)
 
 
 def test_rows_resolve_defaults_from_step_flow_and_settings():
@@ -369,7 +398,7 @@ def test_rows_resolve_defaults_from_step_flow_and_settings():
         10.0,
         2.0,
     )
-    assert (send["queue"], send["priority"], send["max_attempts"]) == ("emails", 0, None)
+    assert (send["queue"], send["priority"], send["max_attempts"]) == ("emails", 0, 7)
     assert (fetch["is_leaf"], send["is_leaf"], send["dep_count"]) == (False, True, 1)
     assert rows.deps == [("send", "fetch")]
 

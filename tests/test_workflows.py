@@ -219,3 +219,16 @@ def test_a_map_over_ten_thousand_elements_completes(worker_thread):
     assert (
         StepTask.objects.filter(run=run, step_slug="double", status="completed").count() == 10_000
     )
+
+
+def test_retrying_a_step_job_points_to_resume_run(worker_thread):
+    from django.db import DatabaseError
+
+    from django_pgflow import retry_job
+
+    worker_thread()
+    run = AlwaysFails.start(None).wait(30)
+    job = Job.objects.get(run=run, step_slug="boom")
+    with pytest.raises(DatabaseError, match="resume the run instead"), transaction.atomic():
+        retry_job(job.pk)
+    assert Job.objects.get(pk=job.pk).status == "failed"

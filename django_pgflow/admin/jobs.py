@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.contrib import admin, messages
+from django.db import DatabaseError, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -154,10 +155,20 @@ class JobAdmin(admin.ModelAdmin):
         eligible: str,
     ) -> None:
         ids = list(queryset.order_by("pk").values_list("pk", flat=True))
-        changed = sum(change(pk, using=queryset.db) for pk in ids)
-        skipped = len(ids) - changed
+        changed, refused = 0, []
+        for pk in ids:
+            try:
+                # One savepoint each: a refusal (a taken unique key, a step job)
+                # must not undo the jobs already changed.
+                with transaction.atomic(using=queryset.db):
+                    changed += change(pk, using=queryset.db)
+            except DatabaseError as error:
+                refused.append(f"job {pk}: {str(error).splitlines()[0]}")
+        skipped = len(ids) - changed - len(refused)
         message = f"{changed} job(s) {done}."
         if skipped:
             message += f" {skipped} skipped: only {eligible} jobs can be {done}."
-        level = messages.SUCCESS if changed and not skipped else messages.WARNING
+        if refused:
+            message += " Refused: " + "; ".join(refused)
+        level = messages.SUCCESS if changed and not (skipped or refused) else messages.WARNING
         self.message_user(request, message, level)

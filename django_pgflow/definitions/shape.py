@@ -1,8 +1,10 @@
 """A flow as the rows of the definition tables, and the hash of its shape.
 
-Options are resolved here (the step's value, else the flow's, else the
-``PGFLOW`` setting), so the tables hold everything the SQL core needs and the
-hash changes whenever what the tables would hold changes.
+Options are resolved here (the step's value, else the flow's, else its
+queue's default in ``PGFLOW["QUEUES"]``, else the ``PGFLOW`` setting: invariant
+3), so the tables hold everything the SQL core needs. The shape is the graph
+only (steps, their kind, their dependencies): options may change under runs
+in flight, the graph may not.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from ..conf import pgflow_settings
 from .flow_graph import FlowSpec
+from .task import queue_defaults
 from .flow_step import StepSpec
 
 
@@ -42,33 +45,39 @@ def flow_rows(spec: FlowSpec) -> FlowRows:
 
 def _step_row(flow: FlowSpec, spec: StepSpec, index: int) -> dict[str, Any]:
     o = spec.options
+    queue = o.queue or flow.queue or pgflow_settings.DEFAULT_QUEUE
+    of_queue = queue_defaults(queue)
     return {
         "slug": spec.slug,
         "index": index,
         "step_type": "map" if o.map else "single",
         "dep_count": len(o.depends_on),
         "is_leaf": spec.slug in flow.leaves,
-        "max_attempts": o.max_attempts,
-        "base_delay": _float_or_none(o.base_delay),
-        "timeout": _float_or_none(o.timeout),
+        "max_attempts": _first(o.max_attempts, _first(flow.max_attempts, of_queue.max_attempts)),
+        "base_delay": _float_or_none(
+            _first(o.base_delay, _first(flow.base_delay, of_queue.retry_delay))
+        ),
+        "timeout": _float_or_none(_first(o.timeout, _first(flow.timeout, of_queue.timeout))),
         "start_delay": float(o.start_delay),
-        "queue": o.queue or flow.queue or pgflow_settings.DEFAULT_QUEUE,
-        "priority": _first(o.priority, pgflow_settings.DEFAULT_PRIORITY),
+        "queue": queue,
+        "priority": _first(o.priority, _first(of_queue.priority, pgflow_settings.DEFAULT_PRIORITY)),
         "on_failure": o.on_failure,
         "condition": o.condition,
         "on_condition_false": o.on_condition_false,
     }
 
 
+SHAPE_KEYS = ("slug", "step_type")
+
+
 def _hash(flow: dict[str, Any], steps: list[dict[str, Any]], deps: list[tuple[str, str]]) -> str:
-    # The key (slug, version) is not part of the shape, and neither is the step
-    # index: any topological order of the same graph is as good as another, so
-    # reordering methods in the class body does not ask for a new version.
+    # The graph only. Not the step index (any topological order of the same
+    # graph is as good as another, so reordering methods changes nothing), and
+    # not the options, which sync updates in place: a run in flight picks them
+    # up for the steps it has yet to start.
     shape = {
-        "flow": {k: v for k, v in flow.items() if k not in ("slug", "version")},
         "steps": sorted(
-            ({k: v for k, v in row.items() if k != "index"} for row in steps),
-            key=lambda row: row["slug"],
+            ({k: row[k] for k in SHAPE_KEYS} for row in steps), key=lambda row: row["slug"]
         ),
         "deps": sorted(deps),
     }

@@ -56,7 +56,7 @@ def _sync_one(rows: FlowRows, using: str) -> str | None:
         _insert_steps(FlowDefinition.objects.using(using).create(**_flow_fields(rows)), rows)
         return f"{slug} v{version} created"
     if existing.shape_hash == rows.shape_hash:
-        return None
+        return _update_options(existing, rows)
     if WorkflowRun.objects.using(using).filter(flow=existing).exists():
         raise FlowDefinitionError(
             f"flow {slug!r} version {version} already has runs and its shape changed: "
@@ -64,6 +64,25 @@ def _sync_one(rows: FlowRows, using: str) -> str | None:
         )
     _replace(existing, rows)
     return f"{slug} v{version} replaced (it had no runs)"
+
+
+def _update_options(flow: FlowDefinition, rows: FlowRows) -> str | None:
+    """Same graph: bring options (timeouts, attempts, queues...) up to date in place."""
+    changed = False
+    for name, value in rows.flow.items():
+        if getattr(flow, name) != value:
+            setattr(flow, name, value)
+            changed = True
+    if changed:
+        flow.save()
+    current = {s.slug: s for s in flow.steps.all()}
+    for row in rows.steps:
+        step = current[row["slug"]]
+        updates = {k: v for k, v in row.items() if getattr(step, k) != v}
+        if updates:
+            StepDefinition.objects.using(flow._state.db).filter(pk=step.pk).update(**updates)
+            changed = True
+    return f"{flow.slug} v{flow.version} options updated" if changed else None
 
 
 def _flow_fields(rows: FlowRows) -> dict[str, Any]:

@@ -16,6 +16,12 @@ BEGIN
     IF NOT FOUND THEN
         RETURN false;
     END IF;
+    IF v_job.run_id IS NOT NULL THEN
+        RAISE EXCEPTION 'django_pgflow: job % carries task % of step % of run %: resume the run instead',
+            p_job_id, v_job.task_index, quote_literal(v_job.step_slug), v_job.run_id
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'resume_run(run_id) re-runs the failed steps and keeps the completed ones.';
+    END IF;
     IF v_job.unique_key IS NOT NULL THEN
         SELECT id INTO v_holder FROM pgflow_job
         WHERE unique_key = v_job.unique_key AND status IN ('queued', 'started');
