@@ -16,8 +16,8 @@ from typing import Any
 
 from ..conf import pgflow_settings
 from .flow_graph import FlowSpec
-from .task import queue_defaults
 from .flow_step import StepSpec
+from .task import queue_defaults
 
 
 @dataclass(frozen=True)
