@@ -20,6 +20,15 @@ SELECT queue,
 FROM pgflow_job GROUP BY queue ORDER BY queue
 """
 
+RUN_SQL = """
+SELECT flow_slug,
+       count(*) FILTER (WHERE status = 'started') AS running,
+       count(*) FILTER (WHERE status = 'completed') AS completed,
+       count(*) FILTER (WHERE status = 'failed') AS failed,
+       count(*) FILTER (WHERE status = 'cancelled') AS cancelled
+FROM pgflow_run GROUP BY flow_slug ORDER BY flow_slug
+"""
+
 WORKER_SQL = """
 SELECT w.id, w.hostname, w.pid, w.queues, w.concurrency, w.state,
        extract(epoch FROM now() - w.last_heartbeat)::float8 AS heartbeat_age,
@@ -33,6 +42,13 @@ ORDER BY w.id
 def queue_summary() -> list[dict[str, Any]]:
     with connection.cursor() as cursor:
         cursor.execute(QUEUE_SQL)
+        columns = [c.name for c in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def run_summary() -> list[dict[str, Any]]:
+    with connection.cursor() as cursor:
+        cursor.execute(RUN_SQL)
         columns = [c.name for c in cursor.description]
         return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 

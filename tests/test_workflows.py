@@ -232,3 +232,27 @@ def test_retrying_a_step_job_points_to_resume_run(worker_thread):
     with pytest.raises(DatabaseError, match="resume the run instead"), transaction.atomic():
         retry_job(job.pk)
     assert Job.objects.get(pk=job.pk).status == "failed"
+
+
+def test_status_shows_runs_and_prune_removes_old_finished_runs(worker_thread):
+    import io
+
+    from django.core.management import call_command
+    from django.db import connection
+
+    worker_thread()
+    done = Chain.start({"n": 1}).wait(30)
+    SlowMap.start({"tasks": 1, "seconds": 0.01})
+    out = io.StringIO()
+    call_command("pgflow_status", stdout=out)
+    row = next(line for line in out.getvalue().splitlines() if "linear_chain" in line)
+    assert row.split("│")[2:4] == ["       0 ", "         1 "]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE pgflow_run SET finished_at = now() - interval '30 days' WHERE id = %s",
+            [done.pk],
+        )
+    call_command("pgflow_prune", stdout=out)
+    assert not WorkflowRun.objects.filter(pk=done.pk).exists()
+    assert not StepState.objects.filter(run_id=done.pk).exists()
+    assert WorkflowRun.objects.filter(flow_slug="slow_map").exists()

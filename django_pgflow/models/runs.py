@@ -186,7 +186,6 @@ class StepTask(models.Model):
                 fields=["run", "step_slug", "task_index"], name="pgflow_step_task_unique"
             )
         ]
-        indexes = [models.Index(fields=["job"], name="pgflow_step_task_job_idx")]
         triggers = [status_fsm("pgflow_step_task_status_fsm", TASK_TRANSITIONS)]
 
     def __str__(self) -> str:

@@ -23,6 +23,20 @@ def prune_status(status: str, older_than: float, *, batch_size: int, alias: str)
                 return total
 
 
+def prune_runs(status: str, older_than: float, *, alias: str, batch_size: int = 1000) -> int:
+    """Delete finished workflow runs (and their step rows), batch by batch."""
+    total = 0
+    with connections[alias].cursor() as cursor:
+        while True:
+            cursor.execute(
+                "SELECT django_pgflow.prune_runs(%s, %s, %s)", [status, older_than, batch_size]
+            )
+            deleted = int(cursor.fetchone()[0])
+            total += deleted
+            if deleted < batch_size:
+                return total
+
+
 def prune_all(
     *, retention: dict[str, float | None] | None = None, alias: str = "default"
 ) -> dict[str, int]:
@@ -36,6 +50,10 @@ def prune_all(
         if seconds is None:
             continue  # kept forever
         deleted[status] = prune_status(status, float(seconds), batch_size=batch, alias=alias)
+    for status in STATUSES:
+        seconds = policy.get(status)
+        if seconds is not None:
+            deleted[f"{status} runs"] = prune_runs(status, float(seconds), alias=alias)
     with connections[alias].cursor() as cursor:
         kept = [float(s) for s in policy.values() if s is not None]
         cursor.execute("SELECT django_pgflow.prune_workers(%s)", [max(kept, default=86400.0)])

@@ -62,12 +62,13 @@ class Worker:
             "worker",
             alias=options.alias,
             on_reconnect=self._after_reconnect,
-            should_stop=lambda: self.immediate,
+            should_stop=self._give_up_on_database,
         )
         self.pool = TaskPool(options.concurrency, self._execute, self._deliver, self._started)
         self._wake_by = 0.0  # time.monotonic() by which the main loop plans to wake
         self.stats = {"completed": 0, "failed": 0, "retried": 0, "timed_out": 0, "late": 0}
         self.ready = threading.Event()
+        self._stop_deadline: float | None = None
         self.durations: collections.deque[float] = collections.deque(maxlen=100)
 
     # -- control ---------------------------------------------------------
@@ -163,9 +164,21 @@ class Worker:
         try:
             self._loop()
             self._drain()
+        except psycopg.OperationalError as error:
+            if not self.stopping:
+                raise
+            # Told to stop while the database is unreachable: what this worker
+            # still holds goes back to the queue when its leases expire.
+            logger.error("stopping with the database unreachable (%s)", error)
         finally:
             self._shutdown(helpers)
         return self.exit_code
+
+    def _give_up_on_database(self) -> bool:
+        """While stopping, a lost database is waited for only up to the shutdown deadline."""
+        if self.immediate:
+            return True
+        return self._stop_deadline is not None and time.monotonic() > self._stop_deadline
 
     def _loop(self) -> None:
         opts = self.options
@@ -354,8 +367,9 @@ class Worker:
 
     def _drain(self) -> None:
         """Hand back waiting jobs; give running ones the shutdown timeout to finish."""
-        self._release(self.pool.withdraw(list(self.inflight.values())))
         deadline = time.monotonic() + self.options.shutdown_timeout
+        self._stop_deadline = deadline + SHUTDOWN_DB_PATIENCE
+        self._release(self.pool.withdraw(list(self.inflight.values())))
         while self.inflight and not self.immediate and time.monotonic() < deadline:
             self.wake.clear()
             self._flush()

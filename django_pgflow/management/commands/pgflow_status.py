@@ -8,11 +8,11 @@ from django.core.management.base import BaseCommand
 from rich.console import Console
 from rich.table import Table
 
-from ...status import queue_summary, worker_summary
+from ...status import queue_summary, run_summary, worker_summary
 
 
 class Command(BaseCommand):
-    help = "Show queues (ready, scheduled, running, failed) and workers (alive, stale)."
+    help = "Show queues (ready, scheduled, running, failed), runs by flow, and workers."
 
     def handle(self, *args: Any, **options: Any) -> None:
         console = Console(file=cast(IO[str], self.stdout), width=120)
@@ -36,6 +36,15 @@ class Command(BaseCommand):
                 ),
             )
         console.print(queues)
+        runs = Table(title="Workflow runs")
+        for column in ("flow", "running", "completed", "failed", "cancelled"):
+            runs.add_column(column, justify="left" if column == "flow" else "right")
+        for row in run_summary():
+            runs.add_row(
+                row["flow_slug"],
+                *(str(row[c]) for c in ("running", "completed", "failed", "cancelled")),
+            )
+        console.print(runs)
         workers = Table(title="Workers")
         for column in (
             "id",
