@@ -64,8 +64,8 @@ def test_pgflow_prune_removes_only_old_finished_jobs():
         (["--queues", "Bad Name"], "Invalid queue name"),
         (["--concurrency", "0"], "must be at least 1"),
         (["--processes", "two"], "not a whole number"),
-        (["--poll-interval", "-1"], "positive number"),
-        (["--shutdown-timeout", "nan"], "positive number"),
+        (["--poll-interval", "-1"], "finite number of seconds > 0"),
+        (["--shutdown-timeout", "nan"], "finite number of seconds >= 0"),
     ],
 )
 def test_runworkers_refuses_bad_options(args, message):

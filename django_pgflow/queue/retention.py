@@ -9,32 +9,26 @@ from ..conf import OPTIONS, pgflow_settings
 STATUSES = ("completed", "failed", "cancelled")
 
 
-def prune_status(status: str, older_than: float, *, batch_size: int, alias: str) -> int:
-    """Delete, batch by batch, jobs of ``status`` finished more than ``older_than`` s ago."""
+def _in_batches(function: str, status: str, older_than: float, batch_size: int, alias: str) -> int:
+    """Call a prune function until it deletes less than a full batch; returns the total."""
     total = 0
     with connections[alias].cursor() as cursor:
         while True:
-            cursor.execute(
-                "SELECT django_pgflow.prune(%s, %s, %s)", [status, older_than, batch_size]
-            )
+            cursor.execute(f"SELECT {function}(%s, %s, %s)", [status, older_than, batch_size])
             deleted = int(cursor.fetchone()[0])
             total += deleted
             if deleted < batch_size:
                 return total
+
+
+def prune_status(status: str, older_than: float, *, batch_size: int, alias: str) -> int:
+    """Delete, batch by batch, jobs of ``status`` finished more than ``older_than`` s ago."""
+    return _in_batches("django_pgflow.prune", status, older_than, batch_size, alias)
 
 
 def prune_runs(status: str, older_than: float, *, alias: str, batch_size: int = 1000) -> int:
     """Delete finished workflow runs (and their step rows), batch by batch."""
-    total = 0
-    with connections[alias].cursor() as cursor:
-        while True:
-            cursor.execute(
-                "SELECT django_pgflow.prune_runs(%s, %s, %s)", [status, older_than, batch_size]
-            )
-            deleted = int(cursor.fetchone()[0])
-            total += deleted
-            if deleted < batch_size:
-                return total
+    return _in_batches("django_pgflow.prune_runs", status, older_than, batch_size, alias)
 
 
 def prune_all(

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from argparse import ArgumentParser, ArgumentTypeError
+from argparse import ArgumentParser
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
@@ -31,6 +31,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeE
 from rich.table import Table
 
 from ...models import FINISHED
+from ..arguments import count, positive_int
 
 if TYPE_CHECKING:
     from testproject.example.demo import DemoWork, EmbeddingCheck
@@ -67,23 +68,6 @@ OTHERS_SQL = """
 SELECT count(*) FROM pgflow_job
 WHERE status IN ('queued', 'started') AND NOT (id = ANY (%s))
 """
-
-
-def count(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if number < 0:
-        raise ArgumentTypeError(f"must be 0 or more, got {number}")
-    return number
-
-
-def positive_count(value: str) -> int:
-    number = count(value)
-    if number < 1:
-        raise ArgumentTypeError("must be at least 1")
-    return number
 
 
 @dataclass(frozen=True)
@@ -195,12 +179,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--noop", type=count, default=2000, help="no-op jobs (default 2000)")
         parser.add_argument(
-            "--processes", type=positive_count, default=2, help="worker processes (default 2)"
+            "--processes", type=positive_int, default=2, help="worker processes (default 2)"
         )
-        parser.add_argument("--concurrency", type=positive_count, help="threads per process")
+        parser.add_argument("--concurrency", type=positive_int, help="threads per process")
         parser.add_argument(
             "--timeout",
-            type=positive_count,
+            type=positive_int,
             default=600,
             help="seconds to wait for the workers before stopping them (default 600)",
         )

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from argparse import ArgumentParser, ArgumentTypeError
+from argparse import ArgumentParser
 from typing import Any
 
 from django.core.management.base import BaseCommand
 
 from ...queue.retention import prune_all
-
-
-def seconds(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise ArgumentTypeError(f"{value!r} is not a number of seconds") from None
-    if number < 0 or number != number or number == float("inf"):
-        raise ArgumentTypeError(f"must be a finite number of seconds >= 0, got {value}")
-    return number
+from ..arguments import nonnegative_float
 
 
 class Command(BaseCommand):
@@ -26,7 +17,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
             "--older-than",
-            type=seconds,
+            type=nonnegative_float,
             help="override the retention of every finished status, in seconds",
         )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from argparse import ArgumentParser, ArgumentTypeError
+from argparse import ArgumentParser
 from typing import Any
 
 import psycopg
@@ -11,45 +11,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
 from ...definitions.sync import sync_flows
-from ...exceptions import InvalidJobError
 from ...setup_errors import unreachable_database_message
-from ...validation import validate_queue_name
 from ...worker.options import WorkerOptions
 from ...worker.runner import Worker
 from ...worker.supervisor import Supervisor
-
-
-def queue_list(value: str) -> list[str]:
-    names = [name.strip() for name in value.split(",") if name.strip()]
-    try:
-        return [validate_queue_name(name) for name in names]
-    except InvalidJobError as error:
-        raise ArgumentTypeError(str(error)) from error
-
-
-def positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if number < 1:
-        raise ArgumentTypeError(f"must be at least 1, got {number}")
-    return number
-
-
-def positive_float(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise ArgumentTypeError(f"{value!r} is not a number") from None
-    if not number > 0 or number == float("inf"):
-        raise ArgumentTypeError(f"must be a positive number of seconds, got {value}")
-    return number
-
-
-def nonnegative_float(value: str) -> float:
-    number = positive_float(value) if value.strip() not in {"0", "0.0"} else 0.0
-    return number
+from ..arguments import nonnegative_float, positive_float, positive_int, queue_list
 
 
 class Command(BaseCommand):
