@@ -48,14 +48,22 @@ def test_three_step_chain(worker_thread):
 def test_diamond_runs_its_middle_steps_in_parallel_on_two_workers(worker_thread):
     worker_thread(concurrency=1)
     worker_thread(concurrency=1)
-    run = Analysis.start({"url": "https://example.com"}).wait(30)
+    run = Analysis.start({"url": "https://example.com", "pause": 0.5}).wait(30)
     assert run.status == "completed"
     assert run.output["save"]["words"] == 9
-    middle = Job.objects.filter(run=run, step_slug__in=["analyze", "summarize"])
-    assert middle.count() == 2
-    # Both middle tasks were queued by the same cascade, when fetch completed.
-    created = sorted(middle.values_list("created_at", flat=True))
-    assert created[0] == created[1]
+    analyze, summarize = Job.objects.filter(
+        run=run, step_slug__in=["analyze", "summarize"]
+    ).order_by("step_slug")
+    # One worker each, at the same time (database clock).
+    assert analyze.worker_id != summarize.worker_id
+    assert analyze.started_at < summarize.finished_at
+    assert summarize.started_at < analyze.finished_at
+    assert run.progress() == {
+        "status": "completed",
+        "steps": {"completed": 4},
+        "total": 4,
+        "done": 4,
+    }
 
 
 def test_map_over_fifty_items_aggregates_in_order(worker_thread):
@@ -256,3 +264,17 @@ def test_status_shows_runs_and_prune_removes_old_finished_runs(worker_thread):
     assert not WorkflowRun.objects.filter(pk=done.pk).exists()
     assert not StepState.objects.filter(run_id=done.pk).exists()
     assert WorkflowRun.objects.filter(flow_slug="slow_map").exists()
+
+
+def test_typed_steps_parse_input_and_a_validation_error_fails_without_retry(worker_thread):
+    from testproject.example.typed_flows import TypedOrder
+
+    worker_thread()
+    good = TypedOrder.start({"sku": "A-1", "quantity": 3, "unit_price": 2.5}).wait(30)
+    assert good.status == "completed"
+    assert good.output == {"receipt": {"sku": "A-1", "total": 7.5, "line": "A-1: 7.50"}}
+    bad = TypedOrder.start({"sku": "A-1", "quantity": 0, "unit_price": 2.5}).wait(30)
+    assert bad.status == "failed"
+    job = Job.objects.get(run=bad, step_slug="price")
+    assert job.attempts == 1  # max_attempts=3, but retrying cannot fix the input
+    assert "quantity" in job.errors[0]["message"]

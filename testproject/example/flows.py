@@ -76,17 +76,24 @@ class Analysis(Flow):
         record(self, "fetch")
         # A stand-in for an HTTP call: the "page" is made from the URL.
         url = input["url"]
-        return {"url": url, "text": f"the page at {url} says hello to the world"}
+        # "pause" lets a test hold the two branches long enough to see them overlap.
+        return {
+            "url": url,
+            "text": f"the page at {url} says hello to the world",
+            "pause": float(input.get("pause", 0)),
+        }
 
     @step(depends_on=["fetch"])
-    def analyze(self, fetch: dict[str, str]) -> dict[str, int]:
+    def analyze(self, fetch: dict[str, Any]) -> dict[str, int]:
         record(self, "analyze")
+        time.sleep(fetch["pause"])
         words = fetch["text"].split()
         return {"words": len(words), "distinct": len(set(words))}
 
     @step(depends_on=["fetch"])
-    def summarize(self, fetch: dict[str, str]) -> str:
+    def summarize(self, fetch: dict[str, Any]) -> str:
         record(self, "summarize")
+        time.sleep(fetch["pause"])
         return " ".join(fetch["text"].split()[:4])
 
     @step(depends_on=["analyze", "summarize"])
