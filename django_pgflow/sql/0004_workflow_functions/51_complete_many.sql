@@ -18,6 +18,10 @@ SET enable_mergejoin = off
 -- The disabled plan nodes above carry a huge cost on PostgreSQL <= 17, which
 -- would make every call cross the JIT thresholds and compile (hundreds of ms).
 SET jit = off
+-- The enable_* settings above keep the plan cache from ever settling on a
+-- generic plan, so every call re-planned its statements (a third of a claim's
+-- server time). The generic plan is the same ready-index scan.
+SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
     -- Step jobs cascade into their runs (trigger pgflow_job_step_cascade);
