@@ -183,12 +183,12 @@ def test_rolled_back_start_leaves_no_run():
 
 
 def test_two_worker_processes_share_one_run(worker_process):
-    run = SlowMap.start({"tasks": 8, "seconds": 0.3})
+    run = SlowMap.start({"tasks": 12, "seconds": 0.5})
     a = worker_process("--concurrency", "2")
     b = worker_process("--concurrency", "2")
     run = run.wait(60)
     assert run.status == "completed"
-    assert run.output["done"]["tasks"] == 8
+    assert run.output["done"]["tasks"] == 12
     assert run.output["done"]["processes"] == 2
     for w in (a, b):
         w.signal(signal.SIGTERM)
