@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, register
 
 from .conf import OPTIONS
-from .definitions.task import JobOptions
+from .definitions.task import QUEUE_OPTION_NAMES, JobOptions
 from .exceptions import InvalidJobError, PgflowError
 from .validation import QUEUE_NAME_RE, validate_options, validate_task_name
 
@@ -41,9 +41,6 @@ def _check_value(key: str, value: Any) -> list[CheckMessage]:
     return []
 
 
-QUEUE_KEYS = {"priority", "max_attempts", "retry_delay", "max_retry_delay", "timeout"}
-
-
 def _check_queue_options(name: str, options: Any) -> list[CheckMessage]:
     if options is None:
         return []
@@ -57,11 +54,11 @@ def _check_queue_options(name: str, options: Any) -> list[CheckMessage]:
         ]
     errors: list[CheckMessage] = []
     for key, value in options.items():
-        if key not in QUEUE_KEYS:
+        if key not in QUEUE_OPTION_NAMES:
             errors.append(
                 Error(
                     f"PGFLOW['QUEUES'][{name!r}] has an unknown option {key!r}.",
-                    hint=f"Known queue options: {', '.join(sorted(QUEUE_KEYS))}.",
+                    hint=f"Known queue options: {', '.join(sorted(QUEUE_OPTION_NAMES))}.",
                     id="pgflow.E006",
                 )
             )

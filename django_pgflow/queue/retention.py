@@ -44,10 +44,7 @@ def prune_all(
         if seconds is None:
             continue  # kept forever
         deleted[status] = prune_status(status, float(seconds), batch_size=batch, alias=alias)
-    for status in STATUSES:
-        seconds = policy.get(status)
-        if seconds is not None:
-            deleted[f"{status} runs"] = prune_runs(status, float(seconds), alias=alias)
+        deleted[f"{status} runs"] = prune_runs(status, float(seconds), alias=alias)
     with connections[alias].cursor() as cursor:
         kept = [float(s) for s in policy.values() if s is not None]
         cursor.execute("SELECT django_pgflow.prune_workers(%s)", [max(kept, default=86400.0)])
