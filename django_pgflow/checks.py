@@ -8,9 +8,15 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, register
 
 from .conf import OPTIONS
-from .definitions.task import QUEUE_OPTION_NAMES, JobOptions
+from .definitions.task import QUEUE_LIMIT_NAMES, QUEUE_OPTION_NAMES, JobOptions
 from .exceptions import InvalidJobError, PgflowError
-from .validation import QUEUE_NAME_RE, validate_options, validate_task_name
+from .validation import (
+    QUEUE_NAME_RE,
+    validate_declared_resources,
+    validate_options,
+    validate_queue_limit,
+    validate_task_name,
+)
 
 SETTINGS_DOC = "See docs/settings.md for every key of PGFLOW."
 
@@ -54,11 +60,18 @@ def _check_queue_options(name: str, options: Any) -> list[CheckMessage]:
         ]
     errors: list[CheckMessage] = []
     for key, value in options.items():
+        if key in QUEUE_LIMIT_NAMES:
+            try:
+                validate_queue_limit(key, value)
+            except InvalidJobError as error:
+                errors.append(Error(f"PGFLOW['QUEUES'][{name!r}]: {error}", id="pgflow.E006"))
+            continue
         if key not in QUEUE_OPTION_NAMES:
             errors.append(
                 Error(
                     f"PGFLOW['QUEUES'][{name!r}] has an unknown option {key!r}.",
-                    hint=f"Known queue options: {', '.join(sorted(QUEUE_OPTION_NAMES))}.",
+                    hint="Known queue options: "
+                    f"{', '.join(sorted(QUEUE_OPTION_NAMES + QUEUE_LIMIT_NAMES))}.",
                     id="pgflow.E006",
                 )
             )
@@ -83,6 +96,43 @@ def _check_queues(queues: dict[str, Any]) -> list[CheckMessage]:
                     id="pgflow.E004",
                 )
             )
+    return errors
+
+
+def _check_resources(resources: dict[str, Any]) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    for name, capacity in resources.items():
+        if not isinstance(name, str) or not QUEUE_NAME_RE.fullmatch(name):
+            errors.append(
+                Error(
+                    f"PGFLOW['RESOURCES'] has an invalid resource name {name!r}.",
+                    hint="Resource names follow the rules of queue names.",
+                    id="pgflow.E011",
+                )
+            )
+        elif isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 0:
+            errors.append(
+                Error(
+                    f"PGFLOW['RESOURCES'][{name!r}] must be a whole capacity >= 0, "
+                    f"got {capacity!r}.",
+                    id="pgflow.E011",
+                )
+            )
+    return errors
+
+
+def _check_task_resources() -> list[CheckMessage]:
+    """A task needing an undeclared resource, or more than its capacity, could never run."""
+    from .definitions import registry
+
+    errors: list[CheckMessage] = []
+    for task in registry.all_tasks().values():
+        if not task.options.resources:
+            continue
+        try:
+            validate_declared_resources(task.options.resources)
+        except InvalidJobError as error:
+            errors.append(Error(f"Task {task.name}: {error}", id="pgflow.E012"))
     return errors
 
 
@@ -144,7 +194,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     """Validate ``settings.PGFLOW``: known keys, right types, sane values."""
     config = getattr(settings, "PGFLOW", None)
     if config is None:
-        return []
+        return _check_task_resources()
     if not isinstance(config, dict):
         return [
             Error(
@@ -168,9 +218,13 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         errors.extend(found)
         if not found and key == "QUEUES":
             errors.extend(_check_queues(value))
+        if not found and key == "RESOURCES":
+            errors.extend(_check_resources(value))
         if not found and key == "RETENTION":
             errors.extend(_check_retention(value))
         if not found and key == "PERIODIC":
             for name, entry in value.items():
                 errors.extend(_check_schedule(name, entry))
+    if not any(e.id == "pgflow.E011" for e in errors):
+        errors.extend(_check_task_resources())
     return errors

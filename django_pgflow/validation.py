@@ -80,6 +80,92 @@ def validate_unique_key(key: Any) -> str:
     return key
 
 
+def validate_resources(value: Any) -> tuple[tuple[str, int], ...] | None:
+    """``{"gpu": 1}`` (or its sorted pairs) as sorted pairs; None or {} for none."""
+    if isinstance(value, tuple):
+        value = dict(value)
+    if not isinstance(value, dict):
+        raise InvalidJobError(
+            f"resources must be a dict of resource names to amounts such as {{'gpu': 1}}, "
+            f"got {type(value).__name__} ({value!r:.80})."
+        )
+    for name, amount in value.items():
+        if not isinstance(name, str) or not QUEUE_NAME_RE.fullmatch(name):
+            raise InvalidJobError(
+                f"Invalid resource name {name!r}: use 1-63 lowercase letters, digits, '_', "
+                "'-' or '.', starting with a letter or digit."
+            )
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount < 1:
+            raise InvalidJobError(f"Resource {name!r} needs a whole amount >= 1, got {amount!r}.")
+    return tuple(sorted(value.items())) or None
+
+
+def validate_declared_resources(resources: tuple[tuple[str, int], ...]) -> None:
+    """Refuse what no worker could ever run: an undeclared resource, or more than it has."""
+    from .conf import pgflow_settings
+
+    declared = pgflow_settings.RESOURCES
+    for name, amount in resources:
+        if name not in declared:
+            known = ", ".join(sorted(declared)) or "none"
+            raise InvalidJobError(
+                f"Unknown resource {name!r}: PGFLOW['RESOURCES'] declares {known}. "
+                f"Declare it there with its capacity, e.g. {{{name!r}: 1}}."
+            )
+        if amount > declared[name]:
+            raise InvalidJobError(
+                f"The job needs {amount} of resource {name!r}, whose capacity is "
+                f"{declared[name]} (PGFLOW['RESOURCES']): it could never run."
+            )
+
+
+def validate_lock_key(key: Any) -> str:
+    if not isinstance(key, str) or not key or len(key) > 255 or "\x00" in key:
+        raise InvalidJobError(
+            f"lock_key must be a non-empty string of at most 255 characters without NUL, "
+            f"got {key!r:.80}."
+        )
+    return key
+
+
+RATE_LIMIT_RE = re.compile(
+    r"\s*(\d+)\s*/\s*(\d*(?:\.\d+)?)\s*(s|sec|second|m|min|minute|h|hour|d|day)\s*"
+)
+RATE_UNITS = {
+    "s": 1,
+    "sec": 1,
+    "second": 1,
+    "m": 60,
+    "min": 60,
+    "minute": 60,
+    "h": 3600,
+    "hour": 3600,
+    "d": 86400,
+    "day": 86400,
+}
+
+
+def parse_rate_limit(text: Any) -> tuple[int, float]:
+    """``"100/m"`` -> (100, 60.0): at most 100 starts in any 60 seconds. Also ``"5/10s"``."""
+    match = RATE_LIMIT_RE.fullmatch(text) if isinstance(text, str) else None
+    if match is None or int(match[1]) < 1 or (match[2] and float(match[2]) <= 0):
+        raise InvalidJobError(
+            f"Invalid rate limit {text!r}: use '<count>/<unit>' such as '10/s', '100/m', "
+            "'1000/h' or '5/10s' (count >= 1)."
+        )
+    period = float(match[2] or 1) * RATE_UNITS[match[3]]
+    return int(match[1]), period
+
+
+def validate_queue_limit(name: str, value: Any) -> int | tuple[int, float]:
+    """A queue's ``concurrency`` (int >= 1) or ``rate_limit`` ("100/m")."""
+    if name == "rate_limit":
+        return parse_rate_limit(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidJobError(f"concurrency must be an int >= 1, got {value!r}.")
+    return value
+
+
 def _find_non_json(value: Any, path: str, depth: int) -> str | None:
     """Return a description of the first value that is not plain JSON, or None."""
     if depth > MAX_JSON_DEPTH:
@@ -179,3 +265,5 @@ def validate_options(options: Any, *, check_queue_declared: bool = True) -> None
             raise InvalidJobError("Pass run_at or delay, not both.")
     if getattr(options, "unique_key", None) is not None:
         validate_unique_key(options.unique_key)
+    if getattr(options, "lock_key", None) is not None:
+        validate_lock_key(options.lock_key)

@@ -38,6 +38,7 @@ class StepOptions:
     on_failure: str = "fail"
     condition: Any = None
     on_condition_false: str = "skip"
+    resources: tuple[tuple[str, int], ...] | None = None  # sorted pairs, as in JobOptions
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ def step(
     on_failure: str = "fail",
     condition: Any = None,
     on_condition_false: str = "skip",
+    resources: dict[str, int] | None = None,
 ) -> Callable[[F], F]: ...
 
 
@@ -111,6 +113,7 @@ def step(
     on_failure: str = "fail",
     condition: Any = None,
     on_condition_false: str = "skip",
+    resources: dict[str, int] | None = None,
 ) -> Any:
     """Declare a step of a ``Flow``: ``@step()`` or ``@step(depends_on=["fetch"], ...)``.
 
@@ -124,10 +127,15 @@ def step(
     ``"skip_cascade"`` it and everything downstream. With a ``condition``, the
     step runs only when its input (the run input for a root step, else
     ``{dependency: output}``) contains that JSON; otherwise ``on_condition_false``
-    applies, with the same choices.
+    applies, with the same choices. ``resources`` (``{"gpu": 1}``) is held by each of
+    the step's tasks while it runs, as with ``@task(resources=...)``.
     """
     if func is not None and not callable(func):
         raise FlowDefinitionError("@step takes keyword arguments only: @step(depends_on=[...]).")
+    try:
+        needs = validation.validate_resources(resources) if resources is not None else None
+    except InvalidJobError as error:
+        raise FlowDefinitionError(f"@step: {error}") from None
     options = StepOptions(
         depends_on=_dependency_names(depends_on),
         map=map,
@@ -140,6 +148,7 @@ def step(
         on_failure=on_failure,
         condition=condition,
         on_condition_false=on_condition_false,
+        resources=needs,
     )
 
     def decorate(f: F) -> F:

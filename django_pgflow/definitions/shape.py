@@ -64,6 +64,7 @@ def _step_row(flow: FlowSpec, spec: StepSpec, index: int) -> dict[str, Any]:
         "on_failure": o.on_failure,
         "condition": o.condition,
         "on_condition_false": o.on_condition_false,
+        "resources": dict(o.resources) if o.resources else None,
     }
 
 

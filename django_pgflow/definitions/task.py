@@ -27,6 +27,8 @@ OPTION_NAMES = (
     "retry_delay",
     "max_retry_delay",
     "timeout",
+    "resources",
+    "lock_key",
 )
 
 
@@ -43,6 +45,15 @@ class JobOptions:
     retry_delay: float | None = None
     max_retry_delay: float | None = None
     timeout: float | None = None
+    # Gates: capacity held while running ({"gpu": 1}), and a key that jobs
+    # run under one at a time, in enqueue order. Resources are kept as sorted
+    # pairs so that options stay hashable (enqueue_many caches by them).
+    resources: tuple[tuple[str, int], ...] | None = None
+    lock_key: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.resources is not None:
+            object.__setattr__(self, "resources", validation.validate_resources(self.resources))
 
     def merged_over(self, defaults: JobOptions) -> JobOptions:
         """These options, with ``defaults`` filling what they leave unset."""
@@ -162,6 +173,8 @@ def task(
     retry_delay: float | None = None,
     max_retry_delay: float | None = None,
     timeout: float | None = None,
+    resources: dict[str, int] | None = None,
+    lock_key: str | None = None,
     takes_context: bool = False,
 ) -> Any:
     """Declare a task: ``@task`` or ``@task(queue="emails", max_attempts=5, ...)``.
@@ -175,6 +188,8 @@ def task(
         retry_delay=retry_delay,
         max_retry_delay=max_retry_delay,
         timeout=timeout,
+        resources=resources,
+        lock_key=lock_key,
     )
     validation.validate_options(options, check_queue_declared=False)
 
@@ -187,6 +202,8 @@ def task(
 
 
 QUEUE_OPTION_NAMES = ("priority", "max_attempts", "retry_delay", "max_retry_delay", "timeout")
+# Queue options that are limits enforced by the claim rather than job defaults.
+QUEUE_LIMIT_NAMES = ("concurrency", "rate_limit")
 
 
 def queue_defaults(queue: str) -> JobOptions:

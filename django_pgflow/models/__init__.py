@@ -7,6 +7,7 @@ illegal status transitions, whatever writes them.
 
 from .flows import FailurePolicy, FlowDefinition, StepDefinition, StepDependency, StepType
 from .jobs import FINISHED, JOB_TRANSITIONS, Job, JobStatus
+from .limits import QueueLimit, QueueStart, Resource
 from .periodic import PeriodicSchedule
 from .runs import RunStatus, StepState, StepStatus, StepTask, WorkflowRun
 from .workers import Worker, WorkerState
@@ -19,6 +20,9 @@ __all__ = [
     "Job",
     "JobStatus",
     "PeriodicSchedule",
+    "QueueLimit",
+    "QueueStart",
+    "Resource",
     "RunStatus",
     "StepDefinition",
     "StepDependency",

@@ -59,6 +59,9 @@ class StepDefinition(models.Model):
     on_condition_false = models.CharField(
         max_length=16, choices=FailurePolicy.choices, default=FailurePolicy.SKIP
     )
+    resources = models.JSONField(
+        null=True, blank=True, help_text='Held by each task of the step while it runs: {"gpu": 1}.'
+    )
 
     class Meta:
         db_table = "pgflow_step"

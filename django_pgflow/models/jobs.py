@@ -74,6 +74,22 @@ class Job(models.Model):
     )
     step_slug = models.CharField(max_length=63, null=True, blank=True)  # noqa: DJ001
     task_index = models.IntegerField(null=True, blank=True)
+    # Gates: a job with either is claimed only when what it needs is free.
+    resources = models.JSONField(
+        null=True, blank=True, help_text='Capacity it holds while started, e.g. {"gpu": 1}.'
+    )
+    lock_key = models.CharField(  # noqa: DJ001
+        max_length=255,
+        null=True,
+        blank=True,
+        help_text="Jobs sharing a lock key run one at a time, in enqueue order.",
+    )
+    waited = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Seconds its last attempt waited, once ready, for its resources, "
+        "lock key or queue limits (gated jobs only).",
+    )
     result = models.JSONField(null=True, blank=True)
     errors = models.JSONField(
         default=list, help_text="One entry per failed attempt: attempt, error, traceback, at."
@@ -93,7 +109,8 @@ class Job(models.Model):
                 "run_at",
                 "id",
                 name="pgflow_job_ready_queue_idx",
-                condition=Q(status="queued"),
+                # Gated jobs have their own index and claim path (sql/0009).
+                condition=Q(status="queued", resources__isnull=True, lock_key__isnull=True),
             ),
             models.Index(
                 "lease_expires_at",
@@ -116,6 +133,22 @@ class Job(models.Model):
                 condition=Q(status__in=FINISHED),
             ),
             models.Index("run", name="pgflow_job_run_idx", condition=Q(run__isnull=False)),
+            # The gated claim's scan (sql/0009): only jobs with resources or a lock key.
+            models.Index(
+                models.F("priority").desc(),
+                "run_at",
+                "id",
+                name="pgflow_job_gated_idx",
+                condition=Q(status="queued")
+                & (Q(resources__isnull=False) | Q(lock_key__isnull=False)),
+            ),
+            # Per-key serialisation: the earliest active job of a key goes first.
+            models.Index(
+                "lock_key",
+                "id",
+                name="pgflow_job_lock_key_idx",
+                condition=Q(lock_key__isnull=False, status__in=["queued", "started"]),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -158,6 +191,22 @@ class Job(models.Model):
                 & pgtrigger.Q(old__status__df=pgtrigger.F("new__status")),
                 func="PERFORM django_pgflow.on_step_job(NEW.run_id, NEW.step_slug, NEW.task_index, "
                 "NEW.id, NEW.status, NEW.attempts, NEW.result, NEW.errors); RETURN NULL;",
+            ),
+            # A gated job that stops running frees what others wait for: wake
+            # the workers of the queues where gated jobs wait (plain jobs never
+            # fire it: the WHEN clause reads only the row).
+            pgtrigger.Trigger(
+                name="pgflow_job_notify_release",
+                when=pgtrigger.After,
+                operation=pgtrigger.Update,
+                condition=pgtrigger.Condition(
+                    "OLD.\"status\" = 'started' AND NEW.\"status\" <> 'started' "
+                    "AND (OLD.\"resources\" IS NOT NULL OR OLD.\"lock_key\" IS NOT NULL)"
+                ),
+                func="PERFORM pg_notify('django_pgflow', q.queue) FROM (SELECT DISTINCT w.queue "
+                "FROM (SELECT queue FROM pgflow_job WHERE status = 'queued' "
+                "AND (resources IS NOT NULL OR lock_key IS NOT NULL) LIMIT 100) w) q; "
+                "RETURN NULL;",
             ),
             pgtrigger.Trigger(
                 name="pgflow_job_notify_requeue",

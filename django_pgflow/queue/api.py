@@ -28,7 +28,7 @@ from ..models import Job
 
 ENQUEUE_SQL = (
     "SELECT * FROM django_pgflow.enqueue("
-    "%s, %s, %s::jsonb, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s)"
+    "%s, %s, %s::jsonb, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s)"
 )
 
 
@@ -37,7 +37,13 @@ def _resolved(spec: JobSpec) -> JobOptions:
     queue = spec.options.queue or pgflow_settings.DEFAULT_QUEUE
     options = spec.options.merged_over(queue_defaults(queue)).merged_over(settings_defaults())
     validation.validate_options(options)
+    if options.resources:
+        validation.validate_declared_resources(options.resources)
     return options
+
+
+def _resources_json(options: JobOptions) -> str | None:
+    return json.dumps(dict(options.resources)) if options.resources else None
 
 
 def _payload(spec: JobSpec) -> tuple[str, str]:
@@ -79,6 +85,8 @@ def enqueue_spec(spec: JobSpec, *, using: str = "default") -> Job:
         options.max_retry_delay,
         options.timeout,
         options.unique_key,
+        _resources_json(options),
+        options.lock_key,
     ]
     return next(iter(Job.objects.using(using).raw(ENQUEUE_SQL, params)))
 
@@ -145,6 +153,8 @@ def _options_json(spec: JobSpec, options: JobOptions) -> str:
         "max_retry_delay": options.max_retry_delay,
         "timeout": options.timeout,
         "unique_key": options.unique_key,
+        "resources": dict(options.resources) if options.resources else None,
+        "lock_key": options.lock_key,
     }
     return json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
 

@@ -22,6 +22,7 @@ import psycopg
 
 from ..definitions.periodic import declared_schedules
 from ..exceptions import JobTimeoutError
+from ..limits import declared_queue_limits, declared_resources
 from . import sql
 from .connection import ResilientConnection
 from .execution import ClaimedJob, Outcome, error_payload, execute
@@ -141,6 +142,8 @@ class Worker:
         self.worker_id = self.db.run(
             lambda c: sql.register_worker(c, opts.queues, opts.concurrency)
         )
+        resources, queue_limits = declared_resources(), declared_queue_limits()
+        self.db.run(lambda c: sql.sync_limits(c, resources, queue_limits))
         logger.info("worker %s started (queues=%s)", self.worker_id, opts.queues or "all")
         helpers: list[threading.Thread] = [
             Listener(opts.queues, self.wake, self.stop_event, opts.alias),

@@ -24,6 +24,14 @@ def register_worker(conn: Conn, queues: list[str], concurrency: int) -> int:
     return int(row[0])
 
 
+def sync_limits(
+    conn: Conn, resources: dict[str, int], queue_limits: dict[str, dict[str, Any]]
+) -> None:
+    conn.execute(
+        "SELECT django_pgflow.sync_limits(%s, %s)", [Jsonb(resources), Jsonb(queue_limits)]
+    )
+
+
 def claim(
     conn: Conn, worker_id: int, queues: list[str], limit: int, lease_margin: float
 ) -> list[ClaimedJob]:

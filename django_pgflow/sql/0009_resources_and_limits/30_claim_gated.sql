@@ -1,0 +1,147 @@
+CREATE OR REPLACE FUNCTION django_pgflow.claim_gated(p_queues text[], p_limit integer, p_limited text[])
+RETURNS bigint[]
+LANGUAGE plpgsql VOLATILE
+SET search_path FROM CURRENT
+-- Called by claim() only, whose SET enable_* / jit / plan_cache_mode hold here.
+AS $$
+DECLARE
+    v_all boolean := p_queues IS NULL OR cardinality(p_queues) = 0;
+    v_lim_req text[];     -- the limited queues this claim serves
+    v_free jsonb;         -- resource -> capacity left
+    v_exhausted text[];   -- resources with nothing left
+    v_budget jsonb := '{}';  -- limited queue -> starts it may still make now
+    v_open text[];        -- limited queues with budget left
+    v_keys text[];        -- lock keys held by started jobs, or taken or blocked here
+    v_taken bigint[] := '{}';
+    v_limit record;
+    v_left integer;
+    r record;
+BEGIN
+    v_lim_req := CASE WHEN v_all THEN p_limited
+                      ELSE ARRAY(SELECT unnest(p_queues) INTERSECT SELECT unnest(p_limited)) END;
+
+    -- The common case, checked without a lock: nothing gated is ready here.
+    IF NOT EXISTS (
+        SELECT 1 FROM pgflow_job j
+        WHERE j.status = 'queued' AND (j.resources IS NOT NULL OR j.lock_key IS NOT NULL)
+          AND j.run_at <= now() AND (v_all OR j.queue = ANY (p_queues))
+    ) AND NOT EXISTS (
+        SELECT 1 FROM pgflow_job j
+        WHERE j.status = 'queued' AND j.resources IS NULL AND j.lock_key IS NULL
+          AND j.queue = ANY (v_lim_req) AND j.run_at <= now()
+    ) THEN
+        RETURN v_taken;
+    END IF;
+
+    -- Gated claims are serialised (one transaction-scoped advisory lock, held
+    -- until the claim commits) so that two workers never both see the last
+    -- free GPU. Plain jobs never take this path.
+    PERFORM pg_advisory_xact_lock(7236385167162738);
+
+    -- What is in use is what started jobs declare: nothing to leak or repair.
+    SELECT coalesce(jsonb_object_agg(res.name, res.capacity - coalesce(u.used, 0)), '{}')
+    INTO v_free
+    FROM pgflow_resource res
+    LEFT JOIN (
+        SELECT e.key, sum(e.value::integer) AS used
+        FROM pgflow_job j CROSS JOIN LATERAL jsonb_each_text(j.resources) e
+        WHERE j.status = 'started' AND j.resources IS NOT NULL
+        GROUP BY e.key
+    ) u ON u.key = res.name;
+    v_exhausted := ARRAY(SELECT e.key FROM jsonb_each_text(v_free) e WHERE e.value::integer <= 0);
+    v_keys := ARRAY(
+        SELECT j.lock_key FROM pgflow_job j WHERE j.status = 'started' AND j.lock_key IS NOT NULL);
+
+    FOR v_limit IN SELECT l.* FROM pgflow_queue_limit l WHERE l.queue = ANY (v_lim_req) LOOP
+        v_left := p_limit;
+        IF v_limit.concurrency IS NOT NULL THEN
+            v_left := least(v_left, v_limit.concurrency - (
+                SELECT count(*) FROM pgflow_job j
+                WHERE j.status = 'started' AND j.queue = v_limit.queue)::integer);
+        END IF;
+        IF v_limit.rate_count IS NOT NULL THEN
+            -- A sliding window: at most rate_count starts in any rate_period.
+            DELETE FROM pgflow_queue_start s
+            WHERE s.queue = v_limit.queue
+              AND s.started_at < now() - make_interval(secs => v_limit.rate_period);
+            v_left := least(v_left, v_limit.rate_count - (
+                SELECT count(*) FROM pgflow_queue_start s WHERE s.queue = v_limit.queue)::integer);
+        END IF;
+        v_budget := v_budget || jsonb_build_object(v_limit.queue, greatest(v_left, 0));
+    END LOOP;
+    v_open := ARRAY(SELECT e.key FROM jsonb_each_text(v_budget) e WHERE e.value::integer > 0);
+
+    -- Candidates in claim order: gated jobs whose needs are not already known
+    -- to be unmet, and plain jobs of the limited queues with budget left.
+    FOR r IN
+        SELECT c.id, c.queue, c.resources, c.lock_key FROM (
+            (SELECT j.id, j.queue::text AS queue, j.resources, j.lock_key::text AS lock_key,
+                    j.priority, j.run_at
+             FROM pgflow_job j
+             WHERE j.status = 'queued' AND (j.resources IS NOT NULL OR j.lock_key IS NOT NULL)
+               AND j.run_at <= now() AND (v_all OR j.queue = ANY (p_queues))
+               AND (NOT j.queue = ANY (v_lim_req) OR j.queue = ANY (v_open))
+               AND (j.resources IS NULL OR NOT j.resources ?| v_exhausted)
+               AND (j.lock_key IS NULL OR NOT j.lock_key = ANY (v_keys))
+             ORDER BY j.priority DESC, j.run_at, j.id
+             LIMIT 1000)
+            UNION ALL
+            (SELECT j.id, j.queue::text, j.resources, j.lock_key::text, j.priority, j.run_at
+             FROM pgflow_job j
+             WHERE j.status = 'queued' AND j.resources IS NULL AND j.lock_key IS NULL
+               AND j.queue = ANY (v_open) AND j.run_at <= now()
+             ORDER BY (-(j.priority::integer)), j.run_at, j.id
+             LIMIT p_limit)
+        ) c
+        ORDER BY c.priority DESC, c.run_at, c.id
+    LOOP
+        IF r.queue = ANY (v_lim_req) AND (v_budget->>r.queue)::integer <= 0 THEN
+            CONTINUE;
+        END IF;
+        IF r.lock_key IS NOT NULL THEN
+            IF r.lock_key = ANY (v_keys) THEN
+                CONTINUE;
+            END IF;
+            -- Jobs of one key run in enqueue order: an earlier one still
+            -- queued (delayed, or waiting to retry) goes first.
+            IF EXISTS (SELECT 1 FROM pgflow_job o
+                       WHERE o.lock_key = r.lock_key AND o.status = 'queued' AND o.id < r.id) THEN
+                v_keys := v_keys || r.lock_key;
+                CONTINUE;
+            END IF;
+        END IF;
+        IF r.resources IS NOT NULL AND EXISTS (
+            SELECT 1 FROM jsonb_each_text(r.resources) e
+            WHERE coalesce((v_free->>e.key)::integer, 0) < e.value::integer
+        ) THEN
+            CONTINUE;
+        END IF;
+        PERFORM 1 FROM pgflow_job j WHERE j.id = r.id AND j.status = 'queued' FOR UPDATE SKIP LOCKED;
+        IF NOT FOUND THEN
+            CONTINUE;
+        END IF;
+
+        v_taken := v_taken || r.id;
+        IF r.resources IS NOT NULL THEN
+            SELECT v_free || jsonb_object_agg(e.key, (v_free->>e.key)::integer - e.value::integer)
+            INTO v_free FROM jsonb_each_text(r.resources) e;
+        END IF;
+        IF r.lock_key IS NOT NULL THEN
+            v_keys := v_keys || r.lock_key;
+        END IF;
+        IF r.queue = ANY (v_lim_req) THEN
+            v_budget := v_budget || jsonb_build_object(r.queue, (v_budget->>r.queue)::integer - 1);
+        END IF;
+        EXIT WHEN cardinality(v_taken) >= p_limit;
+    END LOOP;
+
+    INSERT INTO pgflow_queue_start (queue, started_at)
+    SELECT j.queue, now()
+    FROM pgflow_job j JOIN pgflow_queue_limit l ON l.queue = j.queue AND l.rate_count IS NOT NULL
+    WHERE j.id = ANY (v_taken);
+    RETURN v_taken;
+END;
+$$;
+
+COMMENT ON FUNCTION django_pgflow.claim_gated(text[], integer, text[]) IS
+'claim()''s second path: picks up to p_limit ready jobs that need resources, hold a lock key, or belong to a queue with limits (p_limited), only while what they need is free: resource capacity left, no started or earlier queued job with the same lock key, queue concurrency and rate budget left. Serialised by a transaction-scoped advisory lock.';
