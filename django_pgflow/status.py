@@ -39,18 +39,27 @@ ORDER BY w.id
 """
 
 
-def queue_summary() -> list[dict[str, Any]]:
+CONTENTION_SQL = "SELECT * FROM pgflow_contention ORDER BY kind, name"
+
+
+def _rows(query: str) -> list[dict[str, Any]]:
     with connection.cursor() as cursor:
-        cursor.execute(QUEUE_SQL)
+        cursor.execute(query)
         columns = [c.name for c in cursor.description]
         return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def queue_summary() -> list[dict[str, Any]]:
+    return _rows(QUEUE_SQL)
 
 
 def run_summary() -> list[dict[str, Any]]:
-    with connection.cursor() as cursor:
-        cursor.execute(RUN_SQL)
-        columns = [c.name for c in cursor.description]
-        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    return _rows(RUN_SQL)
+
+
+def contention_summary() -> list[dict[str, Any]]:
+    """Resources, limited queues and lock keys: holders, waiters, waits (pgflow_contention)."""
+    return _rows(CONTENTION_SQL)
 
 
 def worker_health(state: str, heartbeat_age: float) -> str:

@@ -60,7 +60,17 @@ TIME_ZONE = "UTC"
 STATIC_URL = "static/"
 
 PGFLOW = {
-    "QUEUES": {"default": {}, "embeddings": {}, "emails": {}, "slow": {}},
+    "QUEUES": {
+        "default": {},
+        "embeddings": {},
+        "emails": {},
+        "slow": {},
+        # Limits enforced by the claim across every worker (tests/test_resources.py).
+        "limited": {"concurrency": 2},
+        "rated": {"rate_limit": "10/s"},
+    },
+    # One GPU, shared by every worker on every host.
+    "RESOURCES": {"gpu": 1},
     "HEARTBEAT_INTERVAL": 1.0,
     "WORKER_DEAD_AFTER": 10.0,
     "POLL_INTERVAL": 1.0,

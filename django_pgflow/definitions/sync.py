@@ -141,9 +141,17 @@ def forget_synced() -> None:
     _synced.clear()
 
 
-def sync_after_migrate(using: str = "default", **kwargs: Any) -> None:
-    """``post_migrate`` receiver: sync when the definition tables exist at this point."""
+def sync_after_migrate(
+    using: str = "default", plan: list[tuple[Any, bool]] | None = None, **kwargs: Any
+) -> None:
+    """``post_migrate`` receiver: sync once django_pgflow is fully migrated.
+
+    Migrated backwards (any step of ``plan`` is a rollback), the tables may lack
+    columns the models have: leave them alone until the next forward migrate.
+    """
+    if plan and any(backwards for _, backwards in plan):
+        return
     existing = set(connections[using].introspection.table_names())
     if not set(TABLES) <= existing:
-        return  # migrated backwards past the workflow tables
+        return
     sync_flows(using)

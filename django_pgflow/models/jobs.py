@@ -201,7 +201,7 @@ class Job(models.Model):
                 operation=pgtrigger.Update,
                 condition=pgtrigger.Condition(
                     "OLD.\"status\" = 'started' AND NEW.\"status\" <> 'started' "
-                    "AND (OLD.\"resources\" IS NOT NULL OR OLD.\"lock_key\" IS NOT NULL)"
+                    'AND (OLD."resources" IS NOT NULL OR OLD."lock_key" IS NOT NULL)'
                 ),
                 func="PERFORM pg_notify('django_pgflow', q.queue) FROM (SELECT DISTINCT w.queue "
                 "FROM (SELECT queue FROM pgflow_job WHERE status = 'queued' "

@@ -147,7 +147,9 @@ class EmbedDocuments(Flow):
                 chunks.append({"document_id": document["id"], "text": text})
         return chunks
 
-    @step(depends_on=["chunk"], map=True, max_attempts=5, base_delay=0.2)
+    # One task per chunk, each holding the GPU while it runs: however many
+    # workers and threads, never more at once than PGFLOW["RESOURCES"]["gpu"].
+    @step(depends_on=["chunk"], map=True, max_attempts=5, base_delay=0.2, resources={"gpu": 1})
     def embed(self, item: dict[str, Any]) -> dict[str, Any]:
         record(self, "embed")
         return {"document_id": item["document_id"], "vector": embed_text(item["text"])}

@@ -75,6 +75,15 @@ def record(context: JobContext, key: str, sleep: float = 0.0) -> str:
     return key
 
 
+@task(takes_context=True, resources={"gpu": 1}, retry_delay=0.05, max_retry_delay=0.1)
+def gpu_hangs_first(context: JobContext, key: str) -> str:
+    """Holds the GPU; its first attempt hangs (until its worker is killed)."""
+    _record("gpu_hangs_first", key, context)
+    if context.attempt == 1:
+        time.sleep(120)
+    return key
+
+
 @task(takes_context=True, retry_delay=0.05, max_retry_delay=0.1)
 def flaky(context: JobContext, key: str, failures: int) -> str:
     _record("flaky", key, context)

@@ -8,11 +8,14 @@ from django.core.management.base import BaseCommand
 from rich.console import Console
 from rich.table import Table
 
-from ...status import queue_summary, run_summary, worker_summary
+from ...status import contention_summary, queue_summary, run_summary, worker_summary
 
 
 class Command(BaseCommand):
-    help = "Show queues (ready, scheduled, running, failed), runs by flow, and workers."
+    help = (
+        "Show queues (ready, scheduled, running, failed), runs by flow, workers, and who "
+        "holds or waits for resources, queue limits and lock keys."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         console = Console(file=cast(IO[str], self.stdout), width=120)
@@ -69,3 +72,31 @@ class Command(BaseCommand):
                 str(w["running"]),
             )
         console.print(workers)
+        self._print_contention(console)
+
+    def _print_contention(self, console: Console) -> None:
+        rows = contention_summary()
+        if not rows:
+            return
+        table = Table(title="Resources, queue limits and lock keys")
+        for column in ("kind", "name", "in use", "holders", "waiting", "longest wait", "avg wait"):
+            table.add_column(column)
+        for row in rows:
+            capacity = "-" if row["capacity"] is None else str(row["capacity"])
+            holders = ", ".join(str(i) for i in row["holders"][:5])
+            if len(row["holders"]) > 5:
+                holders += f" (+{len(row['holders']) - 5})"
+            table.add_row(
+                row["kind"],
+                row["name"],
+                f"{row['in_use']}/{capacity}",
+                holders,
+                str(row["waiting"]),
+                _seconds(row["longest_wait"]),
+                _seconds(row["avg_wait"]) + (f"  {row['detail']}" if row["detail"] else ""),
+            )
+        console.print(table)
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}s"

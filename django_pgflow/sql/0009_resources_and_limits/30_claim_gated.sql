@@ -1,5 +1,6 @@
-CREATE OR REPLACE FUNCTION django_pgflow.claim_gated(p_queues text[], p_limit integer, p_limited text[])
-RETURNS bigint[]
+CREATE OR REPLACE FUNCTION django_pgflow.claim_gated(
+    p_queues text[], p_limit integer, p_limited text[], OUT ids bigint[], OUT started_at timestamptz
+)
 LANGUAGE plpgsql VOLATILE
 SET search_path FROM CURRENT
 -- Called by claim() only, whose SET enable_* / jit / plan_cache_mode hold here.
@@ -13,6 +14,7 @@ DECLARE
     v_open text[];        -- limited queues with budget left
     v_keys text[];        -- lock keys held by started jobs, or taken or blocked here
     v_taken bigint[] := '{}';
+    v_now timestamptz;
     v_limit record;
     v_left integer;
     r record;
@@ -30,7 +32,8 @@ BEGIN
         WHERE j.status = 'queued' AND j.resources IS NULL AND j.lock_key IS NULL
           AND j.queue = ANY (v_lim_req) AND j.run_at <= now()
     ) THEN
-        RETURN v_taken;
+        ids := v_taken;
+        RETURN;
     END IF;
 
     -- Gated claims are serialised (one transaction-scoped advisory lock, held
@@ -51,6 +54,11 @@ BEGIN
     v_exhausted := ARRAY(SELECT e.key FROM jsonb_each_text(v_free) e WHERE e.value::integer <= 0);
     v_keys := ARRAY(
         SELECT j.lock_key FROM pgflow_job j WHERE j.status = 'started' AND j.lock_key IS NOT NULL);
+    -- The start time of what this claim takes, read after the statements
+    -- above: a holder whose release they saw committed, and so finished,
+    -- before it. Recorded intervals of one resource thus never overlap, and
+    -- the rate window counts exactly the recorded starts.
+    v_now := clock_timestamp();
 
     FOR v_limit IN SELECT l.* FROM pgflow_queue_limit l WHERE l.queue = ANY (v_lim_req) LOOP
         v_left := p_limit;
@@ -63,13 +71,16 @@ BEGIN
             -- A sliding window: at most rate_count starts in any rate_period.
             DELETE FROM pgflow_queue_start s
             WHERE s.queue = v_limit.queue
-              AND s.started_at < now() - make_interval(secs => v_limit.rate_period);
+              AND s.started_at <= v_now - make_interval(secs => v_limit.rate_period);
             v_left := least(v_left, v_limit.rate_count - (
                 SELECT count(*) FROM pgflow_queue_start s WHERE s.queue = v_limit.queue)::integer);
         END IF;
         v_budget := v_budget || jsonb_build_object(v_limit.queue, greatest(v_left, 0));
     END LOOP;
     v_open := ARRAY(SELECT e.key FROM jsonb_each_text(v_budget) e WHERE e.value::integer > 0);
+    -- Again, after the queue counts: later than any release they saw. (The
+    -- rate windows above ended earlier, which only makes them stricter.)
+    v_now := clock_timestamp();
 
     -- Candidates in claim order: gated jobs whose needs are not already known
     -- to be unmet, and plain jobs of the limited queues with budget left.
@@ -136,12 +147,13 @@ BEGIN
     END LOOP;
 
     INSERT INTO pgflow_queue_start (queue, started_at)
-    SELECT j.queue, now()
+    SELECT j.queue, v_now
     FROM pgflow_job j JOIN pgflow_queue_limit l ON l.queue = j.queue AND l.rate_count IS NOT NULL
     WHERE j.id = ANY (v_taken);
-    RETURN v_taken;
+    ids := v_taken;
+    started_at := v_now;
 END;
 $$;
 
 COMMENT ON FUNCTION django_pgflow.claim_gated(text[], integer, text[]) IS
-'claim()''s second path: picks up to p_limit ready jobs that need resources, hold a lock key, or belong to a queue with limits (p_limited), only while what they need is free: resource capacity left, no started or earlier queued job with the same lock key, queue concurrency and rate budget left. Serialised by a transaction-scoped advisory lock.';
+'claim()''s second path: picks up to p_limit ready jobs that need resources, hold a lock key, or belong to a queue with limits (p_limited), only while what they need is free: resource capacity left, no started or earlier queued job with the same lock key, queue concurrency and rate budget left. Serialised by a transaction-scoped advisory lock. Returns the ids and the start time to record for them.';

@@ -28,13 +28,15 @@ AS $$
 DECLARE
     v_ids bigint[];
     v_gated bigint[];
+    v_gated_at timestamptz;
     -- Queues with a concurrency or rate limit: their jobs take the gated path.
     v_limited text[] := ARRAY(SELECT l.queue::text FROM pgflow_queue_limit l);
 BEGIN
     -- Gated jobs first (resources, lock keys, limited queues): they are
     -- taken only as what they need frees up, so they come before plain jobs
     -- rather than starve behind an endless stream of them.
-    v_gated := django_pgflow.claim_gated(p_queues, p_limit, v_limited);
+    SELECT g.ids, g.started_at INTO v_gated, v_gated_at
+    FROM django_pgflow.claim_gated(p_queues, p_limit, v_limited) g;
     p_limit := p_limit - cardinality(v_gated);
 
     -- Three shapes of the same pick, each matching one partial index on ready
@@ -81,9 +83,9 @@ BEGIN
     WITH claimed AS (
         UPDATE pgflow_job j
         SET status = 'started', attempts = j.attempts + 1, worker_id = p_worker_id,
-            started_at = now(),
+            started_at = CASE WHEN j.id = ANY (v_gated) THEN v_gated_at ELSE now() END,
             waited = CASE WHEN j.id = ANY (v_gated)
-                          THEN greatest(0, extract(epoch FROM now() - j.run_at))::float8 END,
+                          THEN greatest(0, extract(epoch FROM v_gated_at - j.run_at))::float8 END,
             lease_expires_at = now() + make_interval(secs => j.timeout + p_lease_margin)
         WHERE j.id = ANY (v_ids)
         RETURNING j.id, j.queue::text AS queue, j.task_name::text AS task_name, j.args, j.kwargs,
