@@ -51,6 +51,7 @@ import psycopg  # noqa: E402
 from psycopg import sql as pgsql  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
+
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
 DATABASE = "pgflow_bench_resources"
 BOUND = 2.0
@@ -155,7 +156,7 @@ def drain_loop(url: str, batch: int, counts: list[int], errors: list[BaseExcepti
                     prepare=True,
                 )
             counts.append(claims)
-    except BaseException as error:  # surfaced by the caller
+    except BaseException as error:  # noqa: BLE001 - surfaced by the caller
         errors.append(error)
 
 
