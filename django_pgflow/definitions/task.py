@@ -188,7 +188,7 @@ def task(
         retry_delay=retry_delay,
         max_retry_delay=max_retry_delay,
         timeout=timeout,
-        resources=resources,
+        resources=validation.validate_resources(resources) if resources is not None else None,
         lock_key=lock_key,
     )
     validation.validate_options(options, check_queue_declared=False)
