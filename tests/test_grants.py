@@ -247,6 +247,7 @@ DENIED = {
     "insert a step task": "INSERT INTO pgflow_step_task (run_id) VALUES (1)",
     "update workers": "UPDATE pgflow_worker SET state = 'lost'",
     "update periodic schedules": "UPDATE pgflow_periodic SET last_tick = NULL",
+    "read workers": "SELECT * FROM pgflow_worker",
 }
 
 
@@ -259,7 +260,7 @@ def test_the_web_role_is_refused_everything_but_enqueueing(roles, statement):
     assert Job.objects.get(pk=job_id).status == "queued"
 
 
-def test_the_operator_grants_add_cancel_and_retry_and_nothing_more(roles):
+def test_the_optional_grants_add_cancel_retry_and_workers_and_nothing_more(roles):
     with connect_as(roles.operator, roles) as operator:
         job_id = _enqueue(operator)
         assert _one(operator, "SELECT django_pgflow.cancel(%s)", [job_id]) is True
@@ -267,6 +268,7 @@ def test_the_operator_grants_add_cancel_and_retry_and_nothing_more(roles):
         run_id = _one(operator, "SELECT django_pgflow.start_flow('linear_chain', '{}')")
         assert _one(operator, "SELECT django_pgflow.cancel_run(%s)", [run_id]) is True
         assert _one(operator, "SELECT django_pgflow.resume_run(%s)", [run_id]) is True
+        assert _one(operator, "SELECT count(*) FROM pgflow_worker") >= 0
         for statement in (DENIED["claim"], DENIED["update jobs"], DENIED["delete jobs"]):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 operator.execute(statement)
