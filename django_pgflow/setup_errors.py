@@ -1,4 +1,4 @@
-"""Turn a database that cannot be reached into one paragraph a person can act on."""
+"""Turn a database that cannot be reached, or refuses us, into one paragraph a person can act on."""
 
 from __future__ import annotations
 
@@ -9,23 +9,44 @@ from typing import Any
 
 from django.db import OperationalError
 
+# What a server that was reached says when it will not let these credentials in.
+REFUSALS = (
+    "authentication failed",
+    "does not exist",
+    "not permitted to log in",
+    "no pg_hba.conf entry",
+    "permission denied for database",
+    "no password supplied",
+)
+
 
 def unreachable_database_message(settings_dict: dict[str, Any], error: BaseException) -> str:
-    """Describe which server could not be reached and how to fix it; never the password."""
+    """Describe which server could not be reached, or refused us, and what to check.
+
+    Never the password: libpq does not repeat it, and should a message ever
+    contain it, it is masked.
+    """
     host = settings_dict.get("HOST") or "localhost (Unix socket)"
     port = settings_dict.get("PORT") or 5432
     name = settings_dict.get("NAME") or "(default)"
     user = settings_dict.get("USER") or "(default)"
+    where = f"host {host}, port {port} (database {name!r}, user {user!r})"
     reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     password = settings_dict.get("PASSWORD")
     if password:
         reason = reason.replace(str(password), "***")
+    if any(refusal in reason for refusal in REFUSALS):
+        return (
+            f"PostgreSQL at {where} refused the connection: {reason}. Check the user name, "
+            "password and database name that DATABASE_URL "
+            "(postgres://USER:PASSWORD@HOST:PORT/NAME) gives, and that this role may log in "
+            "and connect to that database."
+        )
     return (
-        f"django-pgflow could not connect to PostgreSQL at host {host}, port {port} "
-        f"(database {name!r}, user {user!r}): {reason}. Check that the server is running and "
-        "reachable from here, that DATABASE_URL (postgres://USER:PASSWORD@HOST:PORT/NAME) names "
-        "the right host, port and credentials, or unset DATABASE_URL to let the example "
-        "project start its own embedded PostgreSQL."
+        f"django-pgflow could not connect to PostgreSQL at {where}: {reason}. Check that the "
+        "server is running and reachable from here, that DATABASE_URL "
+        "(postgres://USER:PASSWORD@HOST:PORT/NAME) names the right host, port and credentials, "
+        "or unset DATABASE_URL to let the example project start its own embedded PostgreSQL."
     )
 
 

@@ -76,12 +76,28 @@ def embedded_database() -> dict[str, Any]:
     }
 
 
+def parse_url(url: str) -> dict[str, Any]:
+    """Django's DATABASES entry for ``url``; a malformed one stops with a message, not a traceback.
+
+    The message does not repeat the URL: the parser's own errors can quote a
+    piece of the password (one holding a ``/`` reads as the port).
+    """
+    import dj_database_url
+
+    try:
+        return dict(dj_database_url.parse(url))
+    except ValueError:
+        raise SystemExit(
+            "DATABASE_URL is not a valid postgres://USER:PASSWORD@HOST:PORT/NAME URL. "
+            "Characters such as @ : / ? # in the user name or password must be "
+            "percent-encoded (urllib.parse.quote(password, safe=''))."
+        ) from None
+
+
 def database_config() -> dict[str, Any]:
     url = os.environ.get("DATABASE_URL")
     if url:
-        import dj_database_url
-
-        config: dict[str, Any] = dict(dj_database_url.parse(url))
+        config = parse_url(url)
     else:
         config = embedded_database()
     config.setdefault("OPTIONS", {})

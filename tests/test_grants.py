@@ -1,0 +1,317 @@
+"""Least privilege: roles holding only the grants of docs/guides/security.md.
+
+The grants are read from docs/snippets/, the files the guide includes, so the
+SQL a user pastes is the SQL tested here. A web role enqueues and starts flows
+through Django in a subprocess; a worker role runs a real ``runworkers
+--burst``; the web role is refused everything else.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import psycopg
+import pytest
+from django.db import connection
+
+from django_pgflow.definitions.sync import sync_flows
+from django_pgflow.models import Job, WorkflowRun
+from testproject.example.models import Execution
+
+from .conftest import ROOT, subprocess_env
+
+SNIPPETS = ROOT / "docs" / "snippets"
+# The role names the snippets use, replaced by this run's own.
+PLACEHOLDERS = {"web": "myapp_web", "worker": "myapp_worker"}
+# What the example tasks themselves touch: a project grants its own tables.
+EXAMPLE_TABLES = ("example_document", "example_execution")
+ENTRY_POINTS = {"enqueue", "enqueue_many", "start_flow", "cancel", "retry", "cancel_run"}
+ENTRY_POINTS |= {"resume_run"}
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def snippet(name: str, **roles: str) -> str:
+    text = (SNIPPETS / name).read_text()
+    for kind, role in roles.items():
+        placeholder = PLACEHOLDERS[kind]
+        assert placeholder in text, f"{name} does not mention {placeholder}"
+        text = text.replace(placeholder, role)
+    return text
+
+
+@dataclass(frozen=True)
+class Roles:
+    web: str
+    worker: str
+    operator: str  # the web grants plus the optional operator ones
+    password: str
+
+
+def _drop_role(cursor: Any, role: str) -> None:
+    cursor.execute(f'REASSIGN OWNED BY "{role}" TO CURRENT_USER')
+    cursor.execute(f'DROP OWNED BY "{role}"')
+    cursor.execute(f'DROP ROLE "{role}"')
+
+
+@pytest.fixture(scope="module")
+def roles(django_db_setup: None, django_db_blocker: Any) -> Iterator[Roles]:
+    # Roles belong to the cluster: named after this test database and run,
+    # dropped at the end, and any left by an interrupted run dropped first.
+    prefix = f"{connection.settings_dict['NAME']}_grants_"
+    token = secrets.token_hex(3)
+    made = Roles(
+        web=f"{prefix}web_{token}",
+        worker=f"{prefix}worker_{token}",
+        operator=f"{prefix}operator_{token}",
+        password=f"s3cret-{secrets.token_hex(8)}",
+    )
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute("SELECT rolname FROM pg_roles WHERE starts_with(rolname, %s)", [prefix])
+        for (stale,) in cursor.fetchall():
+            cursor.execute(f'DROP ROLE IF EXISTS "{stale}"')
+        for role in (made.web, made.worker, made.operator):
+            cursor.execute(f"CREATE ROLE \"{role}\" LOGIN PASSWORD '{made.password}'")
+        cursor.execute(snippet("grants-web.sql", web=made.web))
+        cursor.execute(snippet("grants-worker.sql", worker=made.worker))
+        cursor.execute(snippet("grants-web.sql", web=made.operator))
+        cursor.execute(snippet("grants-web-operator.sql", web=made.operator))
+        tables = ", ".join(EXAMPLE_TABLES)
+        cursor.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON {tables} TO "{made.worker}"')
+    try:
+        yield made
+    finally:
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            for role in (made.web, made.worker, made.operator):
+                _drop_role(cursor, role)
+
+
+def connect_as(role: str, roles: Roles) -> psycopg.Connection[Any]:
+    settings = connection.settings_dict
+    return psycopg.connect(
+        host=settings["HOST"] or None,
+        port=settings["PORT"] or None,
+        dbname=settings["NAME"],
+        user=role,
+        password=roles.password,
+        autocommit=True,
+    )
+
+
+def database_url(role: str, roles: Roles) -> str:
+    settings = connection.settings_dict
+    host = quote(settings["HOST"] or "localhost", safe="")
+    port = settings["PORT"] or 5432
+    return f"postgres://{role}:{roles.password}@{host}:{port}/{settings['NAME']}"
+
+
+def manage(role: str, roles: Roles, *args: str, **overrides: Any) -> str:
+    """Run manage.py as ``role``; return its output, failing the test on a non-zero exit."""
+    env = subprocess_env(overrides)
+    env["DATABASE_URL"] = database_url(role, roles)
+    env["PGFLOW_LOG"] = "DEBUG"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert "permission denied" not in output.lower(), output
+    assert roles.password not in output, "the password of DATABASE_URL was printed"
+    return output
+
+
+WEB_SCRIPT = """
+import json
+from django_pgflow import start_flow
+from django_pgflow.queue.api import enqueue_many
+from testproject.example.tasks import record
+jobs = [record.enqueue(key="web-1").pk, record.using(unique_key="web:2").enqueue(key="web-2").pk]
+jobs += enqueue_many([record.s(key="web-3"), record.s(key="web-4")])
+runs = [start_flow("linear_chain", {"n": 1}).pk, start_flow("square_sum", {"numbers": [1, 2]}).pk]
+print(json.dumps({"jobs": jobs, "runs": runs}))
+"""
+
+
+def test_a_web_role_enqueues_and_a_worker_role_runs_everything(roles):
+    sync_flows()  # as the owner: the web role only reads definitions
+    output = manage(roles.web, roles, "shell", "-c", WEB_SCRIPT)
+    made = json.loads(next(line for line in output.splitlines() if line.startswith('{"jobs"')))
+    assert Job.objects.filter(pk__in=made["jobs"], status="queued").count() == 4
+
+    log = manage(roles.worker, roles, "runworkers", "--burst", "-v", "3")
+    assert "burst: nothing ready or running" in log
+
+    assert Job.objects.filter(pk__in=made["jobs"], status="completed").count() == 4
+    runs = WorkflowRun.objects.filter(pk__in=made["runs"])
+    assert sorted(runs.values_list("status", flat=True)) == ["completed", "completed"]
+    assert runs.get(flow_slug="square_sum").output == {"total": {"squares": [1, 4], "total": 5}}
+    assert Execution.objects.filter(task="record").count() == 4
+
+    pruned = manage(roles.worker, roles, "pgflow_prune", "--older-than", "0")
+    assert "pruned:" in pruned
+    assert not Job.objects.filter(pk__in=made["jobs"]).exists()
+    assert not WorkflowRun.objects.exists()
+    manage(roles.worker, roles, "pgflow_status")
+
+
+def _one(conn: psycopg.Connection[Any], query: str, params: list[Any] | None = None) -> Any:
+    row = conn.execute(query, params or []).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def _enqueue(conn: psycopg.Connection[Any], task: str = "testproject.example.tasks.noop") -> int:
+    return int(_one(conn, "SELECT id FROM django_pgflow.enqueue('default', %s)", [task]))
+
+
+def test_the_worker_role_can_call_every_worker_function(roles):
+    sync_flows()
+    with connect_as(roles.web, roles) as web, connect_as(roles.worker, roles) as worker:
+        ids = [_enqueue(web) for _ in range(3)]
+        worker.execute("LISTEN django_pgflow")
+        wid = _one(worker, "SELECT django_pgflow.register_worker('host', 1, '[]', 3)")
+        claimed = worker.execute(
+            "SELECT id, attempts FROM django_pgflow.claim(%s, NULL, 3)", [wid]
+        ).fetchall()
+        assert sorted(r[0] for r in claimed) == ids
+        attempt = dict(claimed)
+        assert _one(worker, "SELECT django_pgflow.heartbeat(%s)", [wid]) == 3
+        applied = worker.execute(
+            "SELECT django_pgflow.complete_many(%s, %s, ARRAY['1'::jsonb], '{}')",
+            [[ids[0]], [attempt[ids[0]]]],
+        ).fetchall()
+        assert applied == [(ids[0],)]
+        fail = "SELECT django_pgflow.fail(%s, %s, '{}', false)"
+        failed = _one(worker, fail, [ids[1], attempt[ids[1]]])
+        assert failed == "failed"
+        assert _one(worker, "SELECT django_pgflow.release(%s, %s)", [wid, [ids[2]]]) == 1
+        again = worker.execute("SELECT id FROM django_pgflow.claim(%s, NULL, 1)", [wid]).fetchall()
+        assert again == [(ids[2],)]
+        assert _one(worker, "SELECT django_pgflow.release_unknown(%s, '{}')", [wid]) == 1
+        worker.execute("SELECT * FROM django_pgflow.claim(%s, NULL, 1)", [wid])
+        Job.objects.filter(pk=ids[2]).update(lease_expires_at="2000-01-01T00:00:00Z")
+        assert _one(worker, "SELECT django_pgflow.reap(60)") == 1
+        assert _one(worker, "SELECT django_pgflow.stop_worker(%s)", [wid]) == 0
+        assert _one(worker, "SELECT django_pgflow.prune('completed', 0)") == 1
+        assert _one(worker, "SELECT django_pgflow.prune('failed', 0)") == 1
+        _one(worker, "SELECT django_pgflow.prune_runs('completed', 0)")
+        _one(worker, "SELECT django_pgflow.prune_workers(0)")
+
+        job = json.dumps({"queue": "default", "task_name": "testproject.example.tasks.noop"})
+        worker.execute(
+            "SELECT django_pgflow.sync_periodic('nightly', 'testproject.example.tasks.noop',"
+            " '0 3 * * *', 'UTC', %s::jsonb, now() - interval '1 day', now() + interval '1 hour')",
+            [job],
+        )
+        tick = _one(worker, "SELECT django_pgflow.enqueue_periodic('nightly', now())")
+        assert Job.objects.get(pk=tick).status == "queued"
+        assert _one(worker, "SELECT django_pgflow.start_flow('linear_chain', '{}')") > 0
+
+
+DENIED = {
+    "claim": "SELECT * FROM django_pgflow.claim(1, NULL, 10)",
+    "complete": "SELECT django_pgflow.complete(1, 1, '1')",
+    "complete_many": "SELECT django_pgflow.complete_many('{1}', '{1}', ARRAY['1'::jsonb])",
+    "fail": "SELECT django_pgflow.fail(1, 1, '{}')",
+    "heartbeat": "SELECT django_pgflow.heartbeat(1)",
+    "register_worker": "SELECT django_pgflow.register_worker('h', 1, '[]', 1)",
+    "release": "SELECT django_pgflow.release(1)",
+    "reap": "SELECT django_pgflow.reap(0)",
+    "prune": "SELECT django_pgflow.prune('completed', 0)",
+    "cancel": "SELECT django_pgflow.cancel(1)",
+    "cancel_run": "SELECT django_pgflow.cancel_run(1)",
+    "internal start_step": "SELECT django_pgflow.start_step(1, 'x')",
+    "internal on_step_job": (
+        "SELECT django_pgflow.on_step_job(1, 'x', 0, 1, 'completed', 1, '1', '[]')"
+    ),
+    "update jobs": "UPDATE pgflow_job SET status = 'started'",
+    "delete jobs": "DELETE FROM pgflow_job",
+    "insert a job": (
+        "INSERT INTO pgflow_job (queue, task_name, status, run_at, created_at)"
+        " VALUES ('default', 'x', 'completed', now(), now())"
+    ),
+    "truncate jobs": "TRUNCATE pgflow_job",
+    "update runs": "UPDATE pgflow_run SET status = 'completed'",
+    "insert a step task": "INSERT INTO pgflow_step_task (run_id) VALUES (1)",
+    "update workers": "UPDATE pgflow_worker SET state = 'lost'",
+    "update periodic schedules": "UPDATE pgflow_periodic SET last_tick = NULL",
+    "read workers": "SELECT * FROM pgflow_worker",
+}
+
+
+@pytest.mark.parametrize("statement", DENIED.values(), ids=DENIED.keys())
+def test_the_web_role_is_refused_everything_but_enqueueing(roles, statement):
+    with connect_as(roles.web, roles) as web:
+        job_id = _enqueue(web)  # what it may do
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            web.execute(statement)
+    assert Job.objects.get(pk=job_id).status == "queued"
+
+
+def test_the_optional_grants_add_cancel_retry_and_workers_and_nothing_more(roles):
+    with connect_as(roles.operator, roles) as operator:
+        job_id = _enqueue(operator)
+        assert _one(operator, "SELECT django_pgflow.cancel(%s)", [job_id]) is True
+        assert _one(operator, "SELECT django_pgflow.retry(%s)", [job_id]) is True
+        run_id = _one(operator, "SELECT django_pgflow.start_flow('linear_chain', '{}')")
+        assert _one(operator, "SELECT django_pgflow.cancel_run(%s)", [run_id]) is True
+        assert _one(operator, "SELECT django_pgflow.resume_run(%s)", [run_id]) is True
+        assert _one(operator, "SELECT count(*) FROM pgflow_worker") >= 0
+        for statement in (DENIED["claim"], DENIED["update jobs"], DENIED["delete jobs"]):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                operator.execute(statement)
+
+
+def test_a_temporary_table_cannot_stand_in_for_a_definition_table(roles):
+    # The entry points run as their owner: a session's own temporary tables
+    # must not shadow the real ones (pg_temp is last in their search_path).
+    sync_flows()
+    with connect_as(roles.web, roles) as web:
+        web.execute("CREATE TEMPORARY TABLE pgflow_flow AS SELECT * FROM pgflow_flow WHERE false")
+        web.execute("CREATE TEMPORARY TABLE pgflow_job AS SELECT * FROM pgflow_job WHERE false")
+        run_id = _one(web, "SELECT django_pgflow.start_flow('linear_chain', '{}')")
+        job_id = _enqueue(web)
+        assert _one(web, "SELECT count(*) FROM pg_temp.pgflow_job") == 0
+    assert WorkflowRun.objects.get(pk=run_id).flow_slug == "linear_chain"
+    assert Job.objects.filter(pk=job_id).exists()
+
+
+def _functions(query: str) -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT p.proname FROM pg_proc p WHERE p.pronamespace = 'django_pgflow'::regnamespace"
+            f" AND ({query})"
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def test_only_the_entry_points_run_with_their_owners_rights():
+    assert _functions("p.prosecdef") == ENTRY_POINTS
+
+
+def test_no_function_is_executable_by_public():
+    public = _functions(
+        "EXISTS (SELECT 1 FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a"
+        " WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')"
+    )
+    assert not public, f"PUBLIC may execute {sorted(public)}: REVOKE it (see sql/0014_security)"
+
+
+def test_every_function_searches_pg_temp_last():
+    loose = _functions(
+        "NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c"
+        " WHERE c LIKE 'search\\_path=%' AND c LIKE '%, pg\\_temp')"
+    )
+    assert not loose, f"{sorted(loose)}: restate SET search_path with pg_temp last (0014)"
