@@ -7,7 +7,8 @@ REVERSE_SQL = """
 ALTER DEFAULT PRIVILEGES IN SCHEMA django_pgflow GRANT EXECUTE ON FUNCTIONS TO PUBLIC;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA django_pgflow TO PUBLIC;
 ALTER FUNCTION django_pgflow.enqueue(
-    text, text, jsonb, jsonb, integer, timestamptz, float8, integer, float8, float8, float8, text
+    text, text, jsonb, jsonb, integer, timestamptz, float8, integer, float8, float8, float8, text,
+    jsonb, text
 ) SECURITY INVOKER;
 ALTER FUNCTION django_pgflow.enqueue_many(jsonb) SECURITY INVOKER;
 ALTER FUNCTION django_pgflow.start_flow(text, jsonb, text) SECURITY INVOKER;
@@ -19,6 +20,6 @@ ALTER FUNCTION django_pgflow.resume_run(bigint) SECURITY INVOKER;
 
 
 class Migration(migrations.Migration):
-    dependencies = [("django_pgflow", "0007_prune_runs")]
+    dependencies = [("django_pgflow", "0009_resources_and_limits")]
 
     operations = [RunSQLFolder("0014_security", reverse_sql=REVERSE_SQL)]

@@ -3,7 +3,7 @@
 GRANT USAGE ON SCHEMA django_pgflow TO myapp_web;
 GRANT EXECUTE ON FUNCTION
     django_pgflow.enqueue(text, text, jsonb, jsonb, integer, timestamptz, float8,
-                          integer, float8, float8, float8, text),
+                          integer, float8, float8, float8, text, jsonb, text),
     django_pgflow.enqueue_many(jsonb),
     django_pgflow.start_flow(text, jsonb, text)
     TO myapp_web;

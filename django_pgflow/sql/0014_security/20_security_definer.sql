@@ -8,7 +8,8 @@
 -- table privileges they use (docs/guides/security.md).
 -- A later CREATE OR REPLACE of one of them resets SECURITY DEFINER: restate it.
 ALTER FUNCTION django_pgflow.enqueue(
-    text, text, jsonb, jsonb, integer, timestamptz, float8, integer, float8, float8, float8, text
+    text, text, jsonb, jsonb, integer, timestamptz, float8, integer, float8, float8, float8, text,
+    jsonb, text
 ) SECURITY DEFINER;
 ALTER FUNCTION django_pgflow.enqueue_many(jsonb) SECURITY DEFINER;
 ALTER FUNCTION django_pgflow.start_flow(text, jsonb, text) SECURITY DEFINER;
