@@ -259,3 +259,20 @@ def test_bad_limit_settings_are_system_check_errors(
     with override_settings(PGFLOW=pgflow):
         errors = [e for e in run_checks() if e.id == code]
     assert errors and message in errors[0].msg
+
+
+def test_a_map_step_holding_the_gpu_runs_its_tasks_one_at_a_time(worker_thread: Any) -> None:
+    from django_pgflow import start_flow
+    from testproject.example.models import Document
+
+    for n in range(6):
+        Document.objects.create(title=f"d{n}", text=" ".join(["word"] * 120))  # 3 chunks each
+    run = start_flow("embed_documents", {})
+    worker = worker_thread(concurrency=4)
+    wait_for(lambda: Job.objects.filter(run_id=run.pk, step_slug="save", status="completed"))
+    worker.stop()
+    embeds = list(Job.objects.filter(run_id=run.pk, step_slug="embed"))
+    assert len(embeds) == 18
+    assert all(job.resources == {"gpu": 1} for job in embeds)
+    assert max_overlap(intervals(job.pk for job in embeds)) == 1
+    assert Document.objects.filter(embedding__isnull=True).count() == 0
