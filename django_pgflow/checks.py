@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, cast
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, register
 
-from .conf import OPTIONS
+from .conf import NUMBER, OPTIONS
 from .definitions.task import QUEUE_LIMIT_NAMES, QUEUE_OPTION_NAMES, JobOptions
 from .exceptions import InvalidJobError, PgflowError
 from .validation import (
+    MAX_SECONDS,
     QUEUE_NAME_RE,
     validate_declared_resources,
     validate_options,
@@ -19,6 +21,10 @@ from .validation import (
 )
 
 SETTINGS_DOC = "See docs/settings.md for every key of PGFLOW."
+QUEUE_NAME_HINT = (
+    "Queue names use lowercase letters, digits, '_', '-' and '.', start with a letter or "
+    "digit and are at most 63 characters."
+)
 
 
 def _type_names(types: tuple[type, ...]) -> str:
@@ -34,6 +40,23 @@ def _check_value(key: str, value: Any) -> list[CheckMessage]:
                 f"got {type(value).__name__} ({value!r}).",
                 hint=option.help,
                 id="pgflow.E002",
+            )
+        ]
+    if option.types == NUMBER and not math.isfinite(cast(float, value)):
+        return [
+            Error(
+                f"PGFLOW[{key!r}] must be a finite number of seconds, got {value!r}.",
+                hint=option.help,
+                id="pgflow.E003",
+            )
+        ]
+    maximum = MAX_SECONDS if option.types == NUMBER else option.maximum
+    if maximum is not None and cast(float, value) > maximum:
+        return [
+            Error(
+                f"PGFLOW[{key!r}] must be at most {maximum}, got {value!r}.",
+                hint=option.help,
+                id="pgflow.E003",
             )
         ]
     if option.minimum is not None and cast(float, value) < option.minimum:
@@ -91,8 +114,7 @@ def _check_queues(queues: dict[str, Any]) -> list[CheckMessage]:
             errors.append(
                 Error(
                     f"PGFLOW['QUEUES'] has an invalid queue name {name!r}.",
-                    hint="Queue names use lowercase letters, digits, '_', '-' and '.', "
-                    "start with a letter or digit and are at most 63 characters.",
+                    hint=QUEUE_NAME_HINT,
                     id="pgflow.E004",
                 )
             )
@@ -148,12 +170,14 @@ def _check_retention(retention: dict[str, Any]) -> list[CheckMessage]:
                 )
             )
         elif seconds is not None and (
-            isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int | float)
+            or not 0 <= seconds <= MAX_SECONDS
         ):
             errors.append(
                 Error(
-                    f"PGFLOW['RETENTION'][{status!r}] must be a number of seconds >= 0 "
-                    f"or None (keep forever), got {seconds!r}.",
+                    f"PGFLOW['RETENTION'][{status!r}] must be a number of seconds >= 0 and "
+                    f"at most {MAX_SECONDS} (10 years), or None (keep forever), got {seconds!r}.",
                     id="pgflow.E005",
                 )
             )
@@ -194,7 +218,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     """Validate ``settings.PGFLOW``: known keys, right types, sane values."""
     config = getattr(settings, "PGFLOW", None)
     if config is None:
-        return _check_task_resources()
+        return []
     if not isinstance(config, dict):
         return [
             Error(
@@ -215,6 +239,14 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             )
             continue
         found = _check_value(key, value)
+        if not found and key == "DEFAULT_QUEUE" and not QUEUE_NAME_RE.fullmatch(value):
+            found = [
+                Error(
+                    f"PGFLOW['DEFAULT_QUEUE'] is an invalid queue name {value!r}.",
+                    hint=QUEUE_NAME_HINT,
+                    id="pgflow.E004",
+                )
+            ]
         errors.extend(found)
         if not found and key == "QUEUES":
             errors.extend(_check_queues(value))
@@ -225,6 +257,13 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         if not found and key == "PERIODIC":
             for name, entry in value.items():
                 errors.extend(_check_schedule(name, entry))
-    if not any(e.id == "pgflow.E011" for e in errors):
-        errors.extend(_check_task_resources())
     return errors
+
+
+@register()
+def check_task_resources(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E012: every registered task's resources are declared, within their capacity."""
+    resources = getattr(settings, "PGFLOW", None) or {}
+    if not isinstance(resources, dict) or _check_resources(resources.get("RESOURCES") or {}):
+        return []  # settings errors are check_settings' to report
+    return _check_task_resources()

@@ -21,9 +21,10 @@ class Option:
     default: Any
     help: str
     minimum: float | None = None
+    maximum: float | None = None
 
 
-NUMBER = (int, float)
+NUMBER = (int, float)  # every NUMBER option is seconds, at most validation.MAX_SECONDS
 
 OPTIONS: dict[str, Option] = {
     "DEFAULT_QUEUE": Option((str,), "default", "Queue used when a task names none."),
@@ -33,8 +34,12 @@ OPTIONS: dict[str, Option] = {
         "Declared queues and their options. When non-empty, enqueueing to a queue not "
         "listed here (other than DEFAULT_QUEUE) is refused.",
     ),
-    "DEFAULT_PRIORITY": Option((int,), 0, "Priority of a job whose task names none."),
-    "DEFAULT_MAX_ATTEMPTS": Option((int,), 3, "Attempts before a job fails for good.", 1),
+    "DEFAULT_PRIORITY": Option(
+        (int,), 0, "Priority of a job whose task names none.", -32768, 32767
+    ),
+    "DEFAULT_MAX_ATTEMPTS": Option(
+        (int,), 3, "Attempts before a job fails for good.", 1, 1_000_000
+    ),
     "DEFAULT_TIMEOUT": Option(NUMBER, 300, "Seconds a job may run before it times out.", 0.001),
     "DEFAULT_RETRY_DELAY": Option(NUMBER, 1.0, "Base of the exponential retry backoff (s).", 0),
     "DEFAULT_MAX_RETRY_DELAY": Option(NUMBER, 3600.0, "Cap of the retry backoff (s).", 0),

@@ -6,7 +6,8 @@ class PgflowError(Exception):
 
 
 class InvalidJobError(PgflowError, ValueError):
-    """A job could not be enqueued because of what the caller passed; nothing was stored."""
+    """A call was refused because of what the caller passed (a job's arguments or
+    options, a run's input, an id); nothing was stored."""
 
 
 class UnknownTaskError(PgflowError, LookupError):

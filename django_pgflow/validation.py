@@ -18,6 +18,10 @@ QUEUE_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.\-]{0,62}")
 TASK_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 PRIORITY_MIN, PRIORITY_MAX = -32768, 32767
 MAX_JSON_DEPTH = 100
+# Longer spans overflow PostgreSQL's timestamps once added to now() (a lease,
+# a retry's run_at), which would make every claim of the queue fail.
+MAX_SECONDS = 10 * 365 * 86400
+BIGINT_MAX = 2**63 - 1
 
 
 def validate_queue_name(name: Any) -> str:
@@ -47,7 +51,42 @@ def validate_positive_number(name: str, value: Any, *, allow_zero: bool = False)
     if value < 0 or (value == 0 and not allow_zero) or math.isinf(value):
         bound = ">= 0" if allow_zero else "> 0"
         raise InvalidJobError(f"{name} must be a finite number of seconds {bound}, got {value!r}.")
+    if value > MAX_SECONDS:
+        raise InvalidJobError(
+            f"{name} must be at most {MAX_SECONDS} seconds (10 years), got {value!r}."
+        )
     return float(value)
+
+
+def validate_id(value: Any, what: str) -> int:
+    """A row id: an int (not a bool) that fits PostgreSQL's bigint."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidJobError(f"{what} must be an int, got {type(value).__name__} ({value!r:.80}).")
+    if not -BIGINT_MAX - 1 <= value <= BIGINT_MAX:
+        raise InvalidJobError(f"{what} {value} does not fit a 64-bit integer.")
+    return value
+
+
+def validate_text(value: Any, what: str, max_length: int = 255) -> str:
+    """A non-empty string that PostgreSQL can store: no NUL, valid UTF-8."""
+    problem = None
+    if not isinstance(value, str) or not value or len(value) > max_length:
+        problem = f"must be a non-empty string of at most {max_length} characters"
+    elif "\x00" in value:
+        problem = "must not contain a NUL character"
+    elif not _is_utf8(value):
+        problem = "must be valid UTF-8 text (it holds a lone surrogate)"
+    if problem:
+        raise InvalidJobError(f"{what} {problem}, got {value!r:.80}.")
+    return value
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def validate_max_attempts(value: Any) -> int:
@@ -72,12 +111,7 @@ def validate_run_at(run_at: Any) -> dt.datetime:
 
 
 def validate_unique_key(key: Any) -> str:
-    if not isinstance(key, str) or not key or len(key) > 255 or "\x00" in key:
-        raise InvalidJobError(
-            f"unique_key must be a non-empty string of at most 255 characters without NUL, "
-            f"got {key!r:.80}."
-        )
-    return key
+    return validate_text(key, "unique_key")
 
 
 def validate_resources(value: Any) -> tuple[tuple[str, int], ...] | None:
@@ -169,7 +203,8 @@ def validate_queue_limit(name: str, value: Any) -> int | tuple[int, float]:
 def _find_non_json(value: Any, path: str, depth: int) -> str | None:
     """Return a description of the first value that is not plain JSON, or None."""
     if depth > MAX_JSON_DEPTH:
-        return f"{path} is nested deeper than {MAX_JSON_DEPTH} levels"
+        where = path if len(path) <= 60 else f"{path[:60]}..."
+        return f"{where} is nested deeper than {MAX_JSON_DEPTH} levels"
     if value is None or isinstance(value, bool | int):
         return None
     if isinstance(value, float):
@@ -179,9 +214,7 @@ def _find_non_json(value: Any, path: str, depth: int) -> str | None:
     if isinstance(value, str):
         if "\x00" in value:
             return f"{path} contains a NUL character, which PostgreSQL JSON cannot store"
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
+        if not _is_utf8(value):
             return f"{path} is not valid UTF-8 text ({value!r:.60})"
         return None
     if isinstance(value, list | tuple):

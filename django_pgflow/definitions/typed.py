@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import Any, cast
 
 from ..exceptions import StepInputError
+from ..validation import MAX_JSON_DEPTH
 
 
 @functools.cache
@@ -98,12 +99,19 @@ def describe_errors(error: Any, limit: int = 5) -> str:
     return f"{error.title} did not validate: " + "; ".join(parts)
 
 
-def to_plain(value: Any) -> Any:
-    """Models and dataclasses (also inside lists and dicts) as plain JSON values."""
+def to_plain(value: Any, _depth: int = 0) -> Any:
+    """Models and dataclasses (also inside lists and dicts) as plain JSON values.
+
+    Stops converting below ``MAX_JSON_DEPTH`` levels (a cycle, or absurd nesting):
+    ``validation.to_json`` then refuses the value with a message, instead of a
+    ``RecursionError`` here.
+    """
+    if _depth > MAX_JSON_DEPTH:
+        return value
     if isinstance(value, list | tuple):
-        return [to_plain(item) for item in value]
+        return [to_plain(item, _depth + 1) for item in value]
     if isinstance(value, dict):
-        return {key: to_plain(item) for key, item in value.items()}
+        return {key: to_plain(item, _depth + 1) for key, item in value.items()}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return _dataclass_to_plain(value)
     pydantic = _pydantic()

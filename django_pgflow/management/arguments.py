@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import math
 from argparse import ArgumentTypeError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
 
 from ..exceptions import InvalidJobError
-from ..validation import validate_queue_name
+from ..validation import MAX_SECONDS, validate_queue_name
+
+MAX_WHOLE = 100_000  # threads, processes, batch sizes, counts: beyond this is a typo
 
 
 def _whole(value: str, minimum: int) -> int:
@@ -17,6 +22,8 @@ def _whole(value: str, minimum: int) -> int:
         raise ArgumentTypeError(f"{value!r} is not a whole number") from None
     if number < minimum:
         raise ArgumentTypeError(f"must be at least {minimum}, got {number}")
+    if number > MAX_WHOLE:
+        raise ArgumentTypeError(f"must be at most {MAX_WHOLE}, got {number}")
     return number
 
 
@@ -38,6 +45,8 @@ def _seconds(value: str, *, allow_zero: bool) -> float:
     if math.isnan(number) or math.isinf(number) or number < 0 or (number == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         raise ArgumentTypeError(f"must be a finite number of seconds {bound}, got {value}")
+    if number > MAX_SECONDS:
+        raise ArgumentTypeError(f"must be at most {MAX_SECONDS} seconds (10 years), got {value}")
     return number
 
 
@@ -58,3 +67,26 @@ def queue_list(value: str) -> list[str]:
         return [validate_queue_name(name) for name in names]
     except InvalidJobError as error:
         raise ArgumentTypeError(str(error)) from error
+
+
+TYPES = (count, positive_int, positive_float, nonnegative_float, queue_list)
+
+
+def checked_options(command: BaseCommand, name: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Options with every typed value checked, as the command line would have been.
+
+    ``call_command(name, concurrency="abc")`` hands keyword values to ``handle``
+    untouched: argparse converts and checks strings from the command line only.
+    """
+    parser = command.create_parser("manage.py", name)
+    checked = dict(options)
+    for action in parser._actions:
+        value = options.get(action.dest)
+        if action.type not in TYPES or value is None:
+            continue
+        text = ",".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+        try:
+            checked[action.dest] = action.type(text)
+        except ArgumentTypeError as error:
+            raise CommandError(f"{action.option_strings[0]} {value!r}: {error}") from None
+    return checked

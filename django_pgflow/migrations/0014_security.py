@@ -20,6 +20,6 @@ ALTER FUNCTION django_pgflow.resume_run(bigint) SECURITY INVOKER;
 
 
 class Migration(migrations.Migration):
-    dependencies = [("django_pgflow", "0009_resources_and_limits")]
+    dependencies = [("django_pgflow", "0012_input_checks")]
 
     operations = [RunSQLFolder("0014_security", reverse_sql=REVERSE_SQL)]

@@ -175,6 +175,11 @@ def enqueue_many(specs: Iterable[JobSpec], *, using: str = "default") -> list[in
     Every spec is validated before anything is sent: one bad spec refuses the
     whole batch and stores nothing.
     """
+    if isinstance(specs, str | bytes | dict) or not isinstance(specs, Iterable):
+        raise validation.InvalidJobError(
+            f"enqueue_many takes an iterable of job specs such as [my_task.s(1, 2)], got "
+            f"{type(specs).__name__}."
+        )
     items = []
     resolved: dict[tuple[str, JobOptions], str] = {}
     for index, spec in enumerate(specs):
@@ -195,7 +200,8 @@ def enqueue_many(specs: Iterable[JobSpec], *, using: str = "default") -> list[in
 
 
 def cancel_job(job_id: int, *, using: str = "default") -> bool:
-    """Cancel a queued or running job; False if it had already finished."""
+    """Cancel a queued or running job; False if it had already finished (or never existed)."""
+    validation.validate_id(job_id, "job_id")
     with connections[using].cursor() as cursor:
         cursor.execute("SELECT django_pgflow.cancel(%s)", [job_id])
         return bool(cursor.fetchone()[0])
@@ -203,6 +209,7 @@ def cancel_job(job_id: int, *, using: str = "default") -> bool:
 
 def retry_job(job_id: int, *, delay: float = 0, using: str = "default") -> bool:
     """Requeue a failed or cancelled job with a fresh attempt budget."""
+    validation.validate_id(job_id, "job_id")
     validation.validate_positive_number("delay", delay, allow_zero=True)
     with connections[using].cursor() as cursor:
         cursor.execute("SELECT django_pgflow.retry(%s, %s)", [job_id, delay])

@@ -16,7 +16,7 @@ from ..conf import pgflow_settings
 from ..definitions import flow_registry, sync
 from ..definitions.flow_step import validate_slug
 from ..definitions.typed import to_plain
-from ..exceptions import FlowDefinitionError, InvalidJobError, UnknownFlowError
+from ..exceptions import FlowDefinitionError, UnknownFlowError
 from ..models import WorkflowRun
 
 START_SQL = "SELECT django_pgflow.start_flow(%s, %s::jsonb, %s)"
@@ -57,13 +57,8 @@ def _check_slug(slug: Any) -> None:
 
 
 def _check_run_key(run_key: Any) -> None:
-    if run_key is not None and (
-        not isinstance(run_key, str) or not run_key or len(run_key) > 255 or "\x00" in run_key
-    ):
-        raise InvalidJobError(
-            "run_key must be a non-empty string of at most 255 characters without NUL, "
-            f"got {run_key!r:.80}."
-        )
+    if run_key is not None:
+        validation.validate_text(run_key, "run_key")
 
 
 def _start(slug: str, payload: str, run_key: str | None, using: str) -> WorkflowRun:
@@ -101,6 +96,7 @@ def resume_run(run_id: int, *, using: str = "default") -> bool:
 
 
 def _call_bool(sql: str, run_id: int, using: str) -> bool:
+    validation.validate_id(run_id, "run_id")
     with connections[using].cursor() as cursor:
         cursor.execute(sql, [run_id])
         row = cursor.fetchone()

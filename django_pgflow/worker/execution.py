@@ -96,7 +96,9 @@ def execute(job: ClaimedJob, worker_id: int | None) -> Outcome:
         value = task.func(*args, **job.kwargs)
         if task.is_async:
             value = _event_loop().run_until_complete(value)
-    except Exception as exc:  # noqa: BLE001 - any task error is the job's error
+    except BaseException as exc:  # noqa: BLE001 - any task error is the job's error
+        # SystemExit and KeyboardInterrupt included: raised by a task body (sys.exit()
+        # in a library, say) they would end this pool thread and strand the job.
         # An error class with ``retry = False`` knows that trying again cannot help.
         retry = getattr(exc, "retry", True) is not False
         return Outcome(job, ok=False, error=error_payload(exc), retry=retry)

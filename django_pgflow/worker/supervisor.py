@@ -2,19 +2,74 @@
 
 The supervisor forwards SIGTERM/SIGINT to its children, restarts a child that
 dies unexpectedly (after a short backoff), and exits once every child has.
+The jobs a dead child held fail at once, with an error saying how it died: a
+job that kills its process (``os._exit``, a segfault, the OOM killer) uses up
+its attempts and fails, instead of waiting for the reaper each time.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from types import FrameType
 
+from django.db import DatabaseError, connections
+
 logger = logging.getLogger("django_pgflow.worker")
+
+DEAD_WORKER_SQL = """
+SELECT id FROM pgflow_worker
+WHERE hostname = %s AND pid = %s AND state IN ('running', 'lost') ORDER BY id DESC LIMIT 1
+"""
+HELD_JOBS_SQL = "SELECT id, attempts FROM pgflow_job WHERE status = 'started' AND worker_id = %s"
+FAIL_SQL = "SELECT django_pgflow.fail(%s, %s, %s::jsonb)"
+LOST_SQL = "UPDATE pgflow_worker SET state = 'lost', stopped_at = now() WHERE id = %s"
+
+
+def describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"was killed by signal {-code} ({signal.Signals(-code).name})"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+def fail_jobs_of_dead_child(pid: int, code: int) -> int:
+    """Fail (with retry) the jobs a crashed child held; returns how many."""
+    how = describe_exit(code)
+    connection = connections["default"]
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(DEAD_WORKER_SQL, [socket.gethostname(), pid])
+            row = cursor.fetchone()
+            if row is None:
+                return 0
+            worker_id = row[0]
+            cursor.execute(HELD_JOBS_SQL, [worker_id])
+            held = cursor.fetchall()
+            for job_id, attempt in held:
+                message = (
+                    f"worker process {pid} (worker {worker_id}) {how} while running job "
+                    f"{job_id} attempt {attempt}; a job that makes its process die (os._exit, "
+                    "a crash in C code, out of memory) fails once its attempts are used up"
+                )
+                error = {"error": "WorkerLostError", "message": message, "traceback": None}
+                cursor.execute(FAIL_SQL, [job_id, attempt, json.dumps(error)])
+            cursor.execute(LOST_SQL, [worker_id])
+        return len(held)
+    except DatabaseError:
+        # The reaper of a live worker fails them later, as a lost lease.
+        logger.exception("could not record the jobs of worker process %s that %s", pid, how)
+        return 0
+    finally:
+        connection.close()
 
 
 class Supervisor:
@@ -66,6 +121,16 @@ class Supervisor:
         self.backoff[slot] = delay
         return delay
 
+    def _record_crash(self, pid: int, code: int) -> None:
+        failed = fail_jobs_of_dead_child(pid, code)
+        if failed:
+            logger.warning(
+                "worker process %s %s: failed the %s job(s) it held",
+                pid,
+                describe_exit(code),
+                failed,
+            )
+
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
@@ -82,6 +147,8 @@ class Supervisor:
                 if self.stopping or code == 0:
                     worst = worst if code in (0, -signal.SIGTERM) else max(worst, abs(code))
                     continue
+                if code != 3:  # 3: it timed out a job and stopped cleanly
+                    self._record_crash(child.pid, code)
                 if self.restart:
                     delay = self._restart_delay(slot, code)
                     logger.warning(

@@ -122,3 +122,16 @@ def db_now() -> str:
     with connection.cursor() as cursor:
         cursor.execute("SELECT now()")
         return str(cursor.fetchone()[0])
+
+
+@task(takes_context=True, retry_delay=0.05, max_retry_delay=0.1)
+def crash_worker(context: JobContext, key: str) -> None:
+    """A poison job: it kills the process that runs it, every attempt."""
+    _record("crash_worker", key, context)
+    os._exit(1)
+
+
+@task
+def exits(code: int) -> None:
+    """Calls sys.exit() in the task thread, as some libraries do."""
+    raise SystemExit(code)

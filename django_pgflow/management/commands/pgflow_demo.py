@@ -31,7 +31,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeE
 from rich.table import Table
 
 from ...models import FINISHED
-from ..arguments import count, positive_int
+from ..arguments import checked_options, count, positive_int
 
 if TYPE_CHECKING:
     from testproject.example.demo import DemoWork, EmbeddingCheck
@@ -190,6 +190,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        options = checked_options(self, "pgflow_demo", options)
         if not apps.is_installed(EXAMPLE_APP):
             raise CommandError(
                 f"pgflow_demo runs the example app; add {EXAMPLE_APP!r} to INSTALLED_APPS "

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from ...queue.retention import prune_all
-from ..arguments import nonnegative_float
+from ..arguments import checked_options, nonnegative_float
 
 
 class Command(BaseCommand):
@@ -22,6 +22,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        options = checked_options(self, "pgflow_prune", options)
         override = None
         if options["older_than"] is not None:
             age = options["older_than"]

@@ -15,7 +15,13 @@ from ...setup_errors import unreachable_database_message
 from ...worker.options import WorkerOptions
 from ...worker.runner import Worker
 from ...worker.supervisor import Supervisor
-from ..arguments import nonnegative_float, positive_float, positive_int, queue_list
+from ..arguments import (
+    checked_options,
+    nonnegative_float,
+    positive_float,
+    positive_int,
+    queue_list,
+)
 
 
 class Command(BaseCommand):
@@ -40,6 +46,7 @@ class Command(BaseCommand):
         parser.add_argument("--supervised", action="store_true", help="(internal) run as a child")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        options = checked_options(self, "runworkers", options)
         self._configure_logging(options["verbosity"])
         self._check_database()
         sync_flows()
