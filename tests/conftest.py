@@ -213,3 +213,12 @@ def stop(*procs: WorkerProcess, timeout: float = 20) -> None:
             proc.signal(signal.SIGTERM)
     for proc in procs:
         assert proc.wait(timeout) == 0, proc.output()
+
+
+def registered(procs: list[WorkerProcess]) -> list[WorkerProcess]:
+    """Wait until each of ``procs`` is past its start-up (a SIGTERM before the worker
+    installs its handler just kills it); return them."""
+    pids = {p.pid for p in procs}
+    running = WorkerRow.objects.filter(state="running")
+    wait_for(lambda: pids <= set(running.values_list("pid", flat=True)), 30)
+    return procs

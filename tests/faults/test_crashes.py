@@ -7,25 +7,21 @@ import random
 import signal
 import time
 
+import pytest
+
 from django_pgflow.models import Job
 from django_pgflow.models import Worker as WorkerRow
 from testproject.example.models import Execution
 from testproject.example.tasks import record
 
-from ..conftest import execution_of, stop, wait_for
+from ..conftest import execution_of, registered, stop, wait_for
 from .accounting import Workload, account, check, failures
+
+# --soak sizes run for many minutes.
+pytestmark = pytest.mark.timeout(1800)
 
 WORKERS = 3
 CONCURRENCY = "4"
-
-
-def registered(procs):
-    """Wait until each of ``procs`` is past its start-up (a SIGTERM before the worker
-    installs its handler just kills it); return them."""
-    pids = {p.pid for p in procs}
-    running = WorkerRow.objects.filter(state="running")
-    wait_for(lambda: pids <= set(running.values_list("pid", flat=True)), 30)
-    return procs
 
 
 def test_kill_9_random_workers_every_few_seconds(fault_db, size, report):

@@ -6,11 +6,15 @@ from __future__ import annotations
 import random
 import time
 
+import pytest
 from django.db import connections
 
-from ..conftest import sql_value, stop, wait_for
+from ..conftest import registered, sql_value, stop, wait_for
 from .accounting import Workload, account, check, failures
-from .test_crashes import CONCURRENCY, WORKERS, registered
+from .test_crashes import CONCURRENCY, WORKERS
+
+# --soak sizes run for many minutes.
+pytestmark = pytest.mark.timeout(1800)
 
 # Every backend of this database but the test's own: the workers' claim, report,
 # heartbeat, listener and scheduler connections, and their task threads' ones.

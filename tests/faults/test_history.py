@@ -9,10 +9,14 @@ import time
 from typing import Any
 
 import psycopg
+import pytest
 
 from django_pgflow.worker import sql
 
 from .conftest import TEMPLATE
+
+# --soak sizes run for many minutes.
+pytestmark = pytest.mark.timeout(1800)
 
 # A million finished jobs, written the way the database would have: mostly
 # completed, some failed or cancelled, spread over three queues and 30 days.

@@ -12,9 +12,11 @@ from django_pgflow.models import Worker as WorkerRow
 from testproject.example.models import Execution
 from testproject.example.tasks import hold, record
 
-from ..conftest import execution_of, sql_value, stop, wait_for
+from ..conftest import execution_of, registered, sql_value, stop, wait_for
 from . import netns
-from .test_crashes import registered
+
+# --soak sizes run for many minutes.
+pytestmark = pytest.mark.timeout(1800)
 
 # What a worker across a network should set (in DATABASE_URL or DATABASES OPTIONS):
 # libpq timeouts, so a silent partition breaks its connections in seconds
