@@ -18,10 +18,22 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from django_pgflow.models import Job
+from django_pgflow.models import Worker as WorkerRow
 from django_pgflow.worker.options import WorkerOptions
 from django_pgflow.worker.runner import Worker
+from testproject.example.models import Execution
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--soak",
+        action="store_true",
+        help="run the fault suite (tests/faults) at soak size: 10,000 jobs and 200 runs "
+        "under kill -9, longer outages; takes many minutes",
+    )
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:
@@ -105,16 +117,27 @@ def subprocess_env(overrides: dict[str, Any] | None = None) -> dict[str, str]:
 
 
 class WorkerProcess:
-    """``manage.py runworkers`` as a real subprocess."""
+    """``manage.py runworkers`` as a real subprocess.
 
-    def __init__(self, args: list[str], overrides: dict[str, Any] | None = None) -> None:
+    ``env`` adds to (or replaces in) the environment ``subprocess_env`` builds;
+    ``prefix`` runs the command through another, e.g. ``ip netns exec NS``.
+    """
+
+    def __init__(
+        self,
+        args: list[str],
+        overrides: dict[str, Any] | None = None,
+        *,
+        env: dict[str, str] | None = None,
+        prefix: list[str] | None = None,
+    ) -> None:
         self.args = args
         # A file, not a pipe: a chatty worker must never block on a full pipe.
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
         self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), "runworkers", *args],
+            [*(prefix or []), sys.executable, str(ROOT / "manage.py"), "runworkers", *args],
             cwd=ROOT,
-            env=subprocess_env(overrides),
+            env={**subprocess_env(overrides), **(env or {})},
             stdout=self.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -134,6 +157,9 @@ class WorkerProcess:
         self.log.seek(0)
         return self.log.read().decode(errors="replace")
 
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
     def kill_group(self) -> None:
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
@@ -146,8 +172,8 @@ class WorkerProcess:
 def worker_process() -> Iterator[Callable[..., WorkerProcess]]:
     started: list[WorkerProcess] = []
 
-    def start(*args: str, overrides: dict[str, Any] | None = None) -> WorkerProcess:
-        w = WorkerProcess(list(args), overrides)
+    def start(*args: str, overrides: dict[str, Any] | None = None, **kw: Any) -> WorkerProcess:
+        w = WorkerProcess(list(args), overrides, **kw)
         started.append(w)
         return w
 
@@ -155,3 +181,44 @@ def worker_process() -> Iterator[Callable[..., WorkerProcess]]:
     for w in started:
         if w.proc.poll() is None:
             w.kill_group()
+
+
+# -- reading back what worker processes did ------------------------------------
+
+
+def running_workers(count: int, timeout: float = 30) -> list[WorkerRow]:
+    """Wait until ``count`` workers are registered and running; return them."""
+
+    def check() -> list[WorkerRow] | None:
+        rows = list(WorkerRow.objects.filter(state="running").order_by("id"))
+        return rows if len(rows) >= count else None
+
+    return wait_for(check, timeout)
+
+
+def execution_of(job: Job, attempt: int, timeout: float = 30) -> Execution:
+    return wait_for(
+        lambda: Execution.objects.filter(job_id=job.pk, attempt=attempt).first(), timeout
+    )
+
+
+def all_done(ids: list[int]) -> bool:
+    return not Job.objects.filter(pk__in=ids).exclude(status__in=["completed", "failed"]).exists()
+
+
+def stop(*procs: WorkerProcess, timeout: float = 20) -> None:
+    """SIGTERM each process; each must exit 0."""
+    for proc in procs:
+        if proc.proc.poll() is None:
+            proc.signal(signal.SIGTERM)
+    for proc in procs:
+        assert proc.wait(timeout) == 0, proc.output()
+
+
+def registered(procs: list[WorkerProcess]) -> list[WorkerProcess]:
+    """Wait until each of ``procs`` is past its start-up (a SIGTERM before the worker
+    installs its handler just kills it); return them."""
+    pids = {p.pid for p in procs}
+    running = WorkerRow.objects.filter(state="running")
+    wait_for(lambda: pids <= set(running.values_list("pid", flat=True)), 30)
+    return procs

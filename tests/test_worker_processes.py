@@ -19,7 +19,7 @@ from django_pgflow.models import Worker as WorkerRow
 from testproject.example.models import Execution
 from testproject.example.tasks import flaky, record, sleeper
 
-from .conftest import sql_value, wait_for
+from .conftest import all_done, execution_of, running_workers, sql_value, stop, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,34 +30,6 @@ TERMINATE_WORKER_CONNECTIONS = (
     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
     "WHERE application_name LIKE 'pgflow%%' AND datname = current_database()"
 )
-
-
-def running_workers(count: int, timeout: float = 30) -> list[WorkerRow]:
-    """Wait until ``count`` workers are registered and running; return them."""
-
-    def check() -> list[WorkerRow] | None:
-        rows = list(WorkerRow.objects.filter(state="running").order_by("id"))
-        return rows if len(rows) >= count else None
-
-    return wait_for(check, timeout)
-
-
-def execution_of(job: Job, attempt: int, timeout: float = 30) -> Execution:
-    return wait_for(
-        lambda: Execution.objects.filter(job_id=job.pk, attempt=attempt).first(), timeout
-    )
-
-
-def all_done(ids: list[int]) -> bool:
-    return not Job.objects.filter(pk__in=ids).exclude(status__in=["completed", "failed"]).exists()
-
-
-def stop(*procs, timeout: float = 20) -> None:
-    for proc in procs:
-        if proc.proc.poll() is None:
-            proc.signal(signal.SIGTERM)
-    for proc in procs:
-        assert proc.wait(timeout) == 0, proc.output()
 
 
 def test_four_processes_drain_5000_jobs_each_exactly_once(worker_process):

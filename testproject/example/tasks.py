@@ -107,6 +107,15 @@ def sleeper(context: JobContext, key: str, seconds: float) -> str:
 
 
 @task(takes_context=True)
+def hold(context: JobContext, key: str, seconds: float) -> dict[str, Any]:
+    """Record the start, then hold ``seconds`` without touching the database: its end
+    needs no connection (the network-partition test cuts the worker off meanwhile)."""
+    _record("hold", key, context)
+    time.sleep(seconds)
+    return {"key": key, "pid": os.getpid(), "attempt": context.attempt}
+
+
+@task(takes_context=True)
 async def async_record(context: JobContext, key: str) -> str:
     await asyncio.sleep(0.01)
     return f"async {key} attempt {context.attempt}"
