@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .. import validation
 from ..conf import pgflow_settings
 from . import registry
+from .batch import BatchOptions, batch_options, inline_items, results_per_item
 from .context import JobContext, reset_current_job, set_current_job
 
 if TYPE_CHECKING:
@@ -93,6 +94,7 @@ class Task:
         name: str | None = None,
         takes_context: bool = False,
         options: JobOptions,
+        batch: BatchOptions | None = None,
     ) -> None:
         self.func = func
         self.name = name or f"{func.__module__}.{func.__qualname__}"
@@ -100,6 +102,7 @@ class Task:
         self.takes_context = takes_context
         self.is_async = inspect.iscoroutinefunction(func)
         self.options = options
+        self.batch = batch
         functools.update_wrapper(self, func)
 
     def __repr__(self) -> str:
@@ -107,6 +110,8 @@ class Task:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Run the task inline, in this process, as a plain function call."""
+        if self.batch is not None:
+            return self._call_batch(*args, **kwargs)
         queue = self.options.queue or pgflow_settings.DEFAULT_QUEUE
         context = JobContext(job_id=None, attempt=1, queue=queue, task_name=self.name)
         token = set_current_job(context)
@@ -116,6 +121,25 @@ class Task:
             return self.func(*args, **kwargs)
         finally:
             reset_current_job(token)
+
+    def _call_batch(self, items: Any) -> Any:
+        """Run a batch task inline on a list of items; returns one result per item.
+
+        An item that failed is an exception instance in the returned list. (The
+        result of an ``async`` batch task is a coroutine to await.)
+        """
+        batch = inline_items(self, items)
+        token = set_current_job(None)  # a batch is not one job, as on a worker
+        try:
+            value = self.func(batch)
+        finally:
+            reset_current_job(token)
+        if self.is_async:
+            return self._await_batch(value, len(batch))
+        return results_per_item(self.name, len(batch), value)
+
+    async def _await_batch(self, coroutine: Any, count: int) -> list[Any]:
+        return results_per_item(self.name, count, await coroutine)
 
     def s(self, *args: Any, **kwargs: Any) -> JobSpec:
         """A call of this task to enqueue later, alone or in ``enqueue_many``."""
@@ -163,10 +187,15 @@ def task(
     max_retry_delay: float | None = None,
     timeout: float | None = None,
     takes_context: bool = False,
+    batch_size: int | None = None,
+    batch_wait: float | None = None,
 ) -> Any:
     """Declare a task: ``@task`` or ``@task(queue="emails", max_attempts=5, ...)``.
 
     Options left unset fall back to ``PGFLOW`` settings when the job is enqueued.
+    With ``batch_size``, the function receives a list of ``BatchItem`` (up to
+    ``batch_size`` jobs, gathered for at most ``batch_wait`` seconds) and returns
+    one result per item; see ``django_pgflow.definitions.batch``.
     """
     options = JobOptions(
         queue=queue,
@@ -177,9 +206,10 @@ def task(
         timeout=timeout,
     )
     validation.validate_options(options, check_queue_declared=False)
+    batch = batch_options(batch_size, batch_wait, takes_context=takes_context)
 
     def decorate(f: Callable[..., Any]) -> Task:
-        t = Task(f, name=name, takes_context=takes_context, options=options)
+        t = Task(f, name=name, takes_context=takes_context, options=options, batch=batch)
         registry.register(t)
         return t
 
