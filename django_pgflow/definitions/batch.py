@@ -50,7 +50,9 @@ def batch_options(batch_size: Any, batch_wait: Any, *, takes_context: bool) -> B
     """Validate ``@task``'s batch options; ``None`` for a task that is not a batch task."""
     if batch_size is None:
         if batch_wait is not None:
-            raise InvalidJobError("batch_wait needs batch_size: a task without batch_size is not a batch task.")
+            raise InvalidJobError(
+                "batch_wait needs batch_size: a task without batch_size is not a batch task."
+            )
         return None
     if isinstance(batch_size, bool) or not isinstance(batch_size, int):
         raise InvalidJobError(f"batch_size must be an int, got {batch_size!r}.")
