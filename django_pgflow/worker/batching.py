@@ -25,7 +25,6 @@ from ..definitions import registry, step_runner
 from ..definitions.batch import BatchItem, results_per_item
 from ..definitions.context import reset_current_job, set_current_job
 from ..definitions.task import Task
-from ..exceptions import PgflowError
 from ..validation import to_json
 from .execution import IDLE_RECHECK, ClaimedJob, Outcome, _event_loop, _loops, error_payload
 
@@ -118,8 +117,8 @@ def _batch_task(task_name: str) -> Task | None:
         return None
     try:
         task = registry.get_task(task_name)
-    except PgflowError:
-        return None  # a thread reports it, as for any job
+    except Exception:  # noqa: BLE001 - unknown, or its module fails to import:
+        return None  # a thread reports that as the job's error, as for any job
     return task if task.batch is not None else None
 
 
