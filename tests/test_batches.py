@@ -250,7 +250,7 @@ def test_a_result_that_is_not_json_fails_only_its_item(worker_thread):
 @pytest.mark.django_db(transaction=True)
 def test_a_batch_past_its_timeout_fails_every_item_and_they_retry(worker_thread):
     ids = enqueue_many(
-        [record_batch.using(timeout=1).s(f"t{n}", sleep=3, sleep_until=1) for n in range(3)]
+        [record_batch.using(timeout=3).s(f"t{n}", sleep=8, sleep_until=1) for n in range(3)]
     )
     w = worker_thread(concurrency=1, batch_size=32)
     wait_for(lambda: all_finished(ids), 30)
@@ -311,7 +311,7 @@ def test_embed_batch_embeds_documents_in_one_call(worker_thread):
 @pytest.mark.django_db(transaction=True)
 def test_kill_9_mid_batch_every_item_is_reaped_and_completed_elsewhere(worker_process):
     ids = enqueue_many(
-        [record_batch.using(retry_delay=0.1).s(f"k{n}", sleep=3, sleep_until=1) for n in range(8)]
+        [record_batch.using(retry_delay=0.1).s(f"k{n}", sleep=60, sleep_until=1) for n in range(8)]
     )
     a = worker_process("--concurrency", "2", overrides=FAST)
 
@@ -319,7 +319,7 @@ def test_kill_9_mid_batch_every_item_is_reaped_and_completed_elsewhere(worker_pr
         return sum(BatchCall.objects.filter(pid=a.pid).values_list("size", flat=True)) == 8
 
     wait_for(a_runs_everything, 30)
-    os.kill(a.pid, signal.SIGKILL)  # mid-call: the function sleeps 3 s
+    os.kill(a.pid, signal.SIGKILL)  # mid-call: the function sleeps a minute on attempt 1
     assert a.wait(10) == -signal.SIGKILL
     dead = WorkerRow.objects.get(pid=a.pid)
     assert Job.objects.filter(pk__in=ids, status="started", worker_id=dead.pk).count() == 8
