@@ -51,3 +51,10 @@ class ResourceLockTimeout(PgflowError, TimeoutError):
         )
         self.name = name
         self.timeout = timeout
+
+
+class BatchResultError(PgflowError, ValueError):
+    """A batch task returned something other than one result per item, in order."""
+
+    # The same items would get the same answer: every item of the batch fails for good.
+    retry = False

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .. import validation
 from ..conf import pgflow_settings
 from . import registry
+from .batch import BatchOptions, batch_options, inline_items, results_per_item
 from .context import JobContext, reset_current_job, set_current_job
 
 if TYPE_CHECKING:
@@ -104,6 +105,7 @@ class Task:
         name: str | None = None,
         takes_context: bool = False,
         options: JobOptions,
+        batch: BatchOptions | None = None,
     ) -> None:
         self.func = func
         self.name = name or f"{func.__module__}.{func.__qualname__}"
@@ -111,6 +113,7 @@ class Task:
         self.takes_context = takes_context
         self.is_async = inspect.iscoroutinefunction(func)
         self.options = options
+        self.batch = batch
         functools.update_wrapper(self, func)
 
     def __repr__(self) -> str:
@@ -118,6 +121,8 @@ class Task:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Run the task inline, in this process, as a plain function call."""
+        if self.batch is not None:
+            return self._call_batch(*args, **kwargs)
         queue = self.options.queue or pgflow_settings.DEFAULT_QUEUE
         context = JobContext(job_id=None, attempt=1, queue=queue, task_name=self.name)
         token = set_current_job(context)
@@ -127,6 +132,25 @@ class Task:
             return self.func(*args, **kwargs)
         finally:
             reset_current_job(token)
+
+    def _call_batch(self, items: Any) -> Any:
+        """Run a batch task inline on a list of items; returns one result per item.
+
+        An item that failed is an exception instance in the returned list. (The
+        result of an ``async`` batch task is a coroutine to await.)
+        """
+        batch = inline_items(self, items)
+        token = set_current_job(None)  # a batch is not one job, as on a worker
+        try:
+            value = self.func(batch)
+        finally:
+            reset_current_job(token)
+        if self.is_async:
+            return self._await_batch(value, len(batch))
+        return results_per_item(self.name, len(batch), value)
+
+    async def _await_batch(self, coroutine: Any, count: int) -> list[Any]:
+        return results_per_item(self.name, count, await coroutine)
 
     def s(self, *args: Any, **kwargs: Any) -> JobSpec:
         """A call of this task to enqueue later, alone or in ``enqueue_many``."""
@@ -176,10 +200,15 @@ def task(
     resources: dict[str, int] | None = None,
     lock_key: str | None = None,
     takes_context: bool = False,
+    batch_size: int | None = None,
+    batch_wait: float | None = None,
 ) -> Any:
     """Declare a task: ``@task`` or ``@task(queue="emails", max_attempts=5, ...)``.
 
     Options left unset fall back to ``PGFLOW`` settings when the job is enqueued.
+    With ``batch_size``, the function receives a list of ``BatchItem`` (up to
+    ``batch_size`` jobs, gathered for at most ``batch_wait`` seconds) and returns
+    one result per item; see ``django_pgflow.definitions.batch``.
     """
     options = JobOptions(
         queue=queue,
@@ -192,9 +221,18 @@ def task(
         lock_key=lock_key,
     )
     validation.validate_options(options, check_queue_declared=False)
+    batch = batch_options(batch_size, batch_wait, takes_context=takes_context)
+    if batch is not None and options.resources:
+        # Each job of a batch would hold its own share, so a batch of 16 on one
+        # GPU could never gather: say so now rather than run batches of one.
+        raise validation.InvalidJobError(
+            "A batch task cannot declare resources: each of its jobs would hold them, "
+            "so a batch could never fill. Hold the resource around the batch instead, "
+            "with `with resource_lock(name):` in the function."
+        )
 
     def decorate(f: Callable[..., Any]) -> Task:
-        t = Task(f, name=name, takes_context=takes_context, options=options)
+        t = Task(f, name=name, takes_context=takes_context, options=options, batch=batch)
         registry.register(t)
         return t
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from django.db import connections
 
+from .batching import JobBatch
 from .execution import ClaimedJob, Outcome
 
 logger = logging.getLogger("django_pgflow.worker")
@@ -30,9 +31,11 @@ class TaskPool:
         run: Callable[[ClaimedJob], Outcome],
         on_outcome: Callable[[Outcome], None],
         on_start: Callable[[ClaimedJob], None] | None = None,
+        run_batch: Callable[[JobBatch], list[Outcome]] | None = None,
     ) -> None:
         self.size = size
         self._run = run
+        self._run_batch = run_batch
         self._on_outcome = on_outcome
         self._on_start = on_start
         self._inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
@@ -52,7 +55,8 @@ class TaskPool:
             self._threads[name] = thread
         thread.start()
 
-    def submit(self, job: ClaimedJob) -> None:
+    def submit(self, job: ClaimedJob | JobBatch) -> None:
+        """Queue a job, or a batch of jobs that one thread runs in one call."""
         self._inbox.put(job)
 
     def waiting(self) -> int:
@@ -99,23 +103,44 @@ class TaskPool:
             item = self._inbox.get()
             if item is _STOP:
                 return
-            assert isinstance(item, ClaimedJob)
-            with self._lock:
-                if item.abandoned:
-                    continue
-                item.thread_name = me
-                item.deadline = time.monotonic() + item.timeout
-                item.started = True
+            assert isinstance(item, ClaimedJob | JobBatch)
+            jobs = self._begin(item, me)
+            if not jobs:
+                continue
             if self._on_start is not None:
-                self._on_start(item)
-            outcome = self._run(item)
+                for job in jobs:
+                    self._on_start(job)
+            if isinstance(item, JobBatch):
+                assert self._run_batch is not None
+                outcomes = self._run_batch(JobBatch(item.task, jobs))
+            else:
+                outcomes = [self._run(item)]
             with self._lock:
                 replaced = me not in self._threads
-            if replaced or item.abandoned:
-                logger.warning(
-                    "job %s attempt %s finished after it was given up on; its result is discarded",
-                    item.id,
-                    item.attempt,
-                )
+            if replaced or any(job.abandoned for job in jobs):
+                for job in jobs:
+                    logger.warning(
+                        "job %s attempt %s finished after it was given up on; its result is "
+                        "discarded",
+                        job.id,
+                        job.attempt,
+                    )
                 return  # a fresh thread took this one's place
-            self._on_outcome(outcome)
+            for outcome in outcomes:
+                self._on_outcome(outcome)
+
+    def _begin(self, item: ClaimedJob | JobBatch, me: str) -> list[ClaimedJob]:
+        """Mark the jobs of ``item`` that were not withdrawn as started by this thread.
+
+        The jobs of a batch share one deadline: their shortest timeout.
+        """
+        jobs = item.jobs if isinstance(item, JobBatch) else [item]
+        with self._lock:
+            jobs = [job for job in jobs if not job.abandoned]
+            if jobs:
+                deadline = time.monotonic() + min(job.timeout for job in jobs)
+            for job in jobs:
+                job.thread_name = me
+                job.deadline = deadline
+                job.started = True
+        return jobs

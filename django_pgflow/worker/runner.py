@@ -24,6 +24,7 @@ from ..definitions.periodic import declared_schedules
 from ..exceptions import JobTimeoutError
 from ..limits import declared_queue_limits, declared_resources
 from . import sql
+from .batching import Batcher, JobBatch, execute_batch
 from .connection import ResilientConnection
 from .execution import ClaimedJob, Outcome, error_payload, execute
 from .heartbeat import Heartbeat
@@ -65,7 +66,14 @@ class Worker:
             on_reconnect=self._after_reconnect,
             should_stop=self._give_up_on_database,
         )
-        self.pool = TaskPool(options.concurrency, self._execute, self._deliver, self._started)
+        self.batcher = Batcher()  # claimed jobs of batch tasks, until their batch is due
+        self.pool = TaskPool(
+            options.concurrency,
+            self._execute,
+            self._deliver,
+            self._started,
+            run_batch=self._execute_batch,
+        )
         self._wake_by = 0.0  # time.monotonic() by which the main loop plans to wake
         self.stats = {"completed": 0, "failed": 0, "retried": 0, "timed_out": 0, "late": 0}
         self.ready = threading.Event()
@@ -116,6 +124,13 @@ class Worker:
         began = time.monotonic()
         try:
             return execute(job, self.worker_id)
+        finally:
+            self.durations.append(time.monotonic() - began)
+
+    def _execute_batch(self, batch: JobBatch) -> list[Outcome]:
+        began = time.monotonic()
+        try:
+            return execute_batch(batch)
         finally:
             self.durations.append(time.monotonic() - began)
 
@@ -191,8 +206,11 @@ class Worker:
             self._check_timeouts()
             if self.stopping:
                 break
-            free = self._held_limit() - len(self.inflight)
+            self._dispatch_batches()
+            free = self._held_limit() - self._holding_threads()
             wanted = min(free, self._batch())
+            if wanted > 0:
+                wanted = max(wanted, self.batcher.room())  # fill an open batch in one claim
             claimed = self._claim(wanted) if wanted >= self._min_claim() else 0
             if opts.burst and claimed == 0 and not self.inflight and self._nothing_pending():
                 logger.info("burst: nothing ready or running; exiting")
@@ -235,8 +253,19 @@ class Worker:
         )
         for job in jobs:
             self.inflight[job.id] = job
-            self.pool.submit(job)
+            if not self.batcher.hold(job):
+                self.pool.submit(job)
+        self._dispatch_batches()
         return len(jobs)
+
+    def _dispatch_batches(self) -> None:
+        for batch in self.batcher.due():
+            self.pool.submit(batch)
+
+    def _holding_threads(self) -> int:
+        """Held jobs that need a thread slot of their own: a batch's jobs share one,
+        and jobs buffered for a batch take none until it is due (see batching)."""
+        return len(self.inflight) - self.batcher.threadless(self.inflight)
 
     def _nothing_pending(self) -> bool:
         return not self.db.run(lambda c: sql.has_pending(c, self.options.queues))
@@ -248,7 +277,8 @@ class Worker:
         if self.inflight:
             nearest = min(job.deadline for job in self.inflight.values()) - time.monotonic()
             timeout = max(0.0, min(timeout, nearest + 0.001))
-        return timeout
+        batch_due = self.batcher.next_due() - time.monotonic()
+        return max(0.0, min(timeout, batch_due + 0.001))
 
     def _after_reconnect(self, conn: psycopg.Connection[Any]) -> None:
         if self.worker_id is None:

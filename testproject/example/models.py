@@ -32,3 +32,17 @@ class Execution(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task}:{self.key}"
+
+
+class BatchCall(models.Model):
+    """One row per call of a batch task's function, written by the function itself."""
+
+    task = models.CharField(max_length=100)
+    size = models.IntegerField()
+    items = models.JSONField(default=list)  # [[job_id, attempt], ...] in the order received
+    pid = models.IntegerField(null=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True)
+
+    def __str__(self) -> str:
+        return f"{self.task} x{self.size}"

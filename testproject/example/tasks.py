@@ -13,9 +13,9 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
-from django_pgflow import JobContext, task
+from django_pgflow import BatchItem, JobContext, task
 
-from .models import Document, Execution
+from .models import BatchCall, Document, Execution
 
 # --- the embedding pipeline ------------------------------------------------
 
@@ -37,6 +37,38 @@ def embed_document(document_id: int) -> dict[str, Any]:
     document.embedded_at = timezone.now()
     document.save(update_fields=["embedding", "embedded_at"])
     return {"document_id": document_id, "dimensions": len(document.embedding)}
+
+
+class MissingDocument(LookupError):
+    retry = False  # the worker reads this: trying again cannot make it appear
+
+
+def embed_texts(texts: list[str]) -> list[list[float]]:
+    """The model, called once for many texts: the reason to batch on a GPU."""
+    return [embed_text(text) for text in texts]
+
+
+@task(queue="embeddings", batch_size=16, batch_wait=1.0, max_attempts=3, timeout=120)
+def embed_batch(items: list[BatchItem]) -> list[Any]:
+    """Embed up to 16 documents in one call of the model.
+
+    ``embed_batch.enqueue(document_id)`` queues one document; the worker hands
+    this function up to 16 of them at once. One result per item, in order.
+    """
+    call = _record_batch_call("embed_batch", items)
+    documents = Document.objects.in_bulk([item.args[0] for item in items])
+    vectors = embed_texts([document.text for document in documents.values()])
+    now = timezone.now()
+    for document, vector in zip(documents.values(), vectors, strict=True):
+        document.embedding, document.embedded_at = vector, now
+    Document.objects.bulk_update(documents.values(), ["embedding", "embedded_at"])
+    BatchCall.objects.filter(pk=call.pk).update(finished_at=timezone.now())
+    return [
+        {"document_id": item.args[0], "dimensions": len(vectors[0])}
+        if item.args[0] in documents
+        else MissingDocument(f"no document {item.args[0]}")  # fails this item only
+        for item in items
+    ]
 
 
 @task(queue="emails", max_attempts=4, retry_delay=0.2, takes_context=True)
@@ -144,3 +176,78 @@ def crash_worker(context: JobContext, key: str) -> None:
 def exits(code: int) -> None:
     """Calls sys.exit() in the task thread, as some libraries do."""
     raise SystemExit(code)
+
+
+# --- batch tasks the tests use ------------------------------------------------
+
+
+def _record_batch_call(name: str, items: list[BatchItem]) -> BatchCall:
+    return BatchCall.objects.create(
+        task=name,
+        size=len(items),
+        items=[[item.job_id, item.attempt] for item in items],
+        pid=os.getpid(),
+        started_at=timezone.now(),
+    )
+
+
+def _record_batch(name: str, items: list[BatchItem]) -> list[Any]:
+    """Log the call and each item; then do what the items' keyword arguments ask:
+    ``raise_until=n`` raises for the whole batch while an item's attempt <= n,
+    ``fail_until=n`` fails that item alone, ``sleep=s`` (while its attempt <=
+    ``sleep_until``) holds the call, ``short=True`` returns one result too few,
+    ``bad_result=True`` returns something that is not JSON for that item."""
+    call = _record_batch_call(name, items)
+    executions = Execution.objects.bulk_create(
+        Execution(
+            task=name,
+            key=item.args[0],
+            job_id=item.job_id,
+            attempt=item.attempt,
+            pid=os.getpid(),
+            started_at=timezone.now(),
+        )
+        for item in items
+    )
+    if any(item.attempt <= item.kwargs.get("raise_until", 0) for item in items):
+        raise RuntimeError(f"the whole batch of {len(items)} failed")
+    time.sleep(
+        max(
+            (
+                i.kwargs.get("sleep", 0.0)
+                for i in items
+                if i.attempt <= i.kwargs.get("sleep_until", 1e9)
+            ),
+            default=0.0,
+        )
+    )
+    results: list[Any] = []
+    for item in items:
+        if item.attempt <= item.kwargs.get("fail_until", 0):
+            results.append(ValueError(f"{item.args[0]} failed attempt {item.attempt}"))
+        elif item.kwargs.get("bad_result"):
+            results.append({1, 2})
+        else:
+            results.append(f"{item.args[0]} attempt {item.attempt}")
+    if any(item.kwargs.get("short") for item in items):
+        results.pop()
+    Execution.objects.filter(pk__in=[e.pk for e in executions]).update(finished_at=timezone.now())
+    BatchCall.objects.filter(pk=call.pk).update(finished_at=timezone.now())
+    return results
+
+
+@task(batch_size=16, batch_wait=0.3, retry_delay=0.05, max_retry_delay=0.1)
+def record_batch(items: list[BatchItem]) -> list[Any]:
+    return _record_batch("record_batch", items)
+
+
+@task(batch_size=16, batch_wait=60)
+def patient_batch(items: list[BatchItem]) -> list[Any]:
+    """A batch that waits a minute to fill: its jobs sit buffered on the worker."""
+    return _record_batch("patient_batch", items)
+
+
+@task(batch_size=8, batch_wait=0.2)
+async def async_batch(items: list[BatchItem]) -> list[str]:
+    await asyncio.sleep(0.01)
+    return [f"async {item.args[0]} attempt {item.attempt}" for item in items]
