@@ -312,3 +312,22 @@ def test_a_batch_larger_than_the_pool_runs_in_run_at_order(worker_thread):
     ran = list(Execution.objects.order_by("id").values_list("key", flat=True))
     assert ran == ["b3", "b2", "b1", "b0"]
     w.stop()
+
+
+@pytest.mark.django_db
+def test_worker_connections_have_tcp_timeouts_unless_settings_set_them() -> None:
+    from django.db import connections
+
+    from django_pgflow.worker.connection import connect
+
+    with connect("test") as conn:
+        params = conn.info.get_parameters()
+    assert (params["keepalives_idle"], params["tcp_user_timeout"]) == ("10", "30000")
+
+    options = connections["default"].settings_dict.setdefault("OPTIONS", {})
+    options["keepalives_idle"] = 60
+    try:
+        with connect("test") as conn:
+            assert conn.info.get_parameters()["keepalives_idle"] == "60"
+    finally:
+        del options["keepalives_idle"]

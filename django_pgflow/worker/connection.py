@@ -22,6 +22,21 @@ T = TypeVar("T")
 _DJANGO_ONLY_OPTIONS = {"isolation_level", "server_side_binding", "assume_role", "pool"}
 
 
+# TCP timeouts for the worker's own connections, unless DATABASES OPTIONS set
+# them: a silent partition (packets dropped, no reset) then breaks a connection
+# within about 30 s instead of the kernel's retransmission limit (~15 min), so
+# a cut-off worker notices, reconnects and stops renewing leases it lost.
+# libpq ignores them on Unix sockets.
+TCP_DEFAULTS: dict[str, Any] = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,  # milliseconds, Linux
+}
+
+
 def connection_kwargs(alias: str = "default") -> dict[str, Any]:
     settings = connections[alias].settings_dict
     kwargs: dict[str, Any] = {
@@ -34,6 +49,7 @@ def connection_kwargs(alias: str = "default") -> dict[str, Any]:
     options = {
         k: v for k, v in (settings.get("OPTIONS") or {}).items() if k not in _DJANGO_ONLY_OPTIONS
     }
+    kwargs.update(TCP_DEFAULTS)
     kwargs.update(options)
     return {k: v for k, v in kwargs.items() if v is not None}
 
