@@ -36,9 +36,10 @@ database time of the call; retry backoff carries random jitter, so the model
 checks the new ``run_at`` lies within the documented bounds and adopts it
 (``setseed`` makes the jitter the same when Hypothesis replays an example).
 
-Runtime: the CI form (the default) runs 40 examples of up to 40 steps, about
-20 seconds on two cores. ``PGFLOW_SOAK=1`` raises that to 1000 examples of up
-to 100 steps for a long run by hand::
+Runtime: the CI form (the default) runs 100 examples of up to 50 steps, about
+20-25 seconds on two shared cores (a failure adds up to five minutes of
+shrinking). ``PGFLOW_SOAK=1`` raises that to 1000 examples of up
+to 100 steps (about 8 minutes) for a long run by hand::
 
     PGFLOW_SOAK=1 pytest -q tests/test_state_machine.py
 """
