@@ -124,6 +124,11 @@ class MJob:
     run_id: int | None = None
     step_slug: str | None = None
     task_index: int | None = None
+    # Gates: this machine enqueues plain jobs only (tests/test_resources.py
+    # covers gated claims with real workers), so they stay unset.
+    resources: Any = None
+    lock_key: str | None = None
+    waited: float | None = None
     # Bounds of a jittered backoff, until the database's run_at is observed.
     pending_run_at: tuple[datetime, datetime] | None = None
 
