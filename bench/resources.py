@@ -110,7 +110,7 @@ def recreate_and_migrate(server_url: str) -> str:
 
 
 def fill(db: psycopg.Connection[Any], scenario: Scenario, jobs: int) -> None:
-    db.execute("TRUNCATE pgflow_job, pgflow_worker, pgflow_queue_start")
+    db.execute("TRUNCATE pgflow_job, pgflow_worker, pgflow_queue_rate")
     items = [
         {
             "queue": scenario.queue,

@@ -45,17 +45,23 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.CreateModel(
-            name="QueueStart",
+            name="QueueRateBucket",
             fields=[
                 ("id", models.BigAutoField(primary_key=True, serialize=False)),
                 ("queue", models.CharField(max_length=63)),
                 (
-                    "started_at",
-                    models.DateTimeField(db_default=django.db.models.functions.datetime.Now()),
+                    "bucket",
+                    models.BigIntegerField(help_text="floor(epoch seconds / (rate_period / 100))"),
                 ),
+                ("starts", models.IntegerField()),
             ],
             options={
-                "db_table": "pgflow_queue_start",
+                "db_table": "pgflow_queue_rate",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("queue", "bucket"), name="pgflow_queue_rate_bucket"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
@@ -156,19 +162,13 @@ class Migration(migrations.Migration):
                 name="pgflow_job_notify_release",
                 sql=pgtrigger.compiler.UpsertTriggerSql(
                     condition='WHEN (OLD."status" = \'started\' AND NEW."status" <> \'started\' AND (OLD."resources" IS NOT NULL OR OLD."lock_key" IS NOT NULL))',
-                    func="PERFORM pg_notify('django_pgflow', q.queue) FROM (SELECT DISTINCT w.queue FROM (SELECT queue FROM pgflow_job WHERE status = 'queued' AND (resources IS NOT NULL OR lock_key IS NOT NULL) LIMIT 100) w) q; RETURN NULL;",
-                    hash="7e75fe103c6f3d39e0e3e1c653446ed351c4f0da",
+                    func="PERFORM pg_notify('django_pgflow', '*'); RETURN NULL;",
+                    hash="c3a421c78cd083a9304f4550376f799778176f4f",
                     operation="UPDATE",
                     pgid="pgtrigger_pgflow_job_notify_release_9ad84",
                     table="pgflow_job",
                     when="AFTER",
                 ),
-            ),
-        ),
-        migrations.AddIndex(
-            model_name="queuestart",
-            index=models.Index(
-                models.F("queue"), models.F("started_at"), name="pgflow_queue_start_idx"
             ),
         ),
         migrations.AddConstraint(

@@ -192,9 +192,10 @@ class Job(models.Model):
                 func="PERFORM django_pgflow.on_step_job(NEW.run_id, NEW.step_slug, NEW.task_index, "
                 "NEW.id, NEW.status, NEW.attempts, NEW.result, NEW.errors); RETURN NULL;",
             ),
-            # A gated job that stops running frees what others wait for: wake
-            # the workers of the queues where gated jobs wait (plain jobs never
-            # fire it: the WHEN clause reads only the row).
+            # A gated job that stops running frees what jobs of any queue may
+            # wait for: wake every worker ("*"; several in one transaction are
+            # delivered once). Plain jobs never fire it: the WHEN clause reads
+            # only the row.
             pgtrigger.Trigger(
                 name="pgflow_job_notify_release",
                 when=pgtrigger.After,
@@ -203,10 +204,7 @@ class Job(models.Model):
                     "OLD.\"status\" = 'started' AND NEW.\"status\" <> 'started' "
                     'AND (OLD."resources" IS NOT NULL OR OLD."lock_key" IS NOT NULL)'
                 ),
-                func="PERFORM pg_notify('django_pgflow', q.queue) FROM (SELECT DISTINCT w.queue "
-                "FROM (SELECT queue FROM pgflow_job WHERE status = 'queued' "
-                "AND (resources IS NOT NULL OR lock_key IS NOT NULL) LIMIT 100) w) q; "
-                "RETURN NULL;",
+                func="PERFORM pg_notify('django_pgflow', '*'); RETURN NULL;",
             ),
             pgtrigger.Trigger(
                 name="pgflow_job_notify_requeue",

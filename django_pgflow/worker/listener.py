@@ -12,6 +12,10 @@ from .connection import connect
 
 logger = logging.getLogger("django_pgflow.worker")
 
+# The payload that wakes every worker, whatever its queues: a gated job freed
+# what jobs of any queue may be waiting for (sql/0009, pgflow_job_notify_release).
+WAKE_ALL = "*"
+
 CHANNEL = "django_pgflow"
 
 
@@ -41,7 +45,11 @@ class Listener(threading.Thread):
                     self.wake.set()  # anything queued while we were away
                     while not self.stop.is_set():
                         for notify in conn.notifies(timeout=0.5):
-                            if not self.queues or notify.payload in self.queues:
+                            if (
+                                not self.queues
+                                or notify.payload in self.queues
+                                or notify.payload == WAKE_ALL
+                            ):
                                 self.wake.set()
             except psycopg.Error as error:
                 if self.stop.is_set():

@@ -14,7 +14,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON pgflow_step, pgflow_step_dep TO myapp_wo
 -- Periodic schedules: synced at start, one tick claimed at a time.
 GRANT SELECT, INSERT, UPDATE ON pgflow_periodic TO myapp_worker;
 -- Resources and queue limits: synced at start, read and logged by the claim.
-GRANT SELECT, INSERT, UPDATE, DELETE ON pgflow_resource, pgflow_queue_limit, pgflow_queue_start
+GRANT SELECT, INSERT, UPDATE, DELETE ON pgflow_resource, pgflow_queue_limit, pgflow_queue_rate
     TO myapp_worker;
 -- pgflow_status: who holds and waits for resources, limits and lock keys.
 GRANT SELECT ON pgflow_contention TO myapp_worker;

@@ -50,8 +50,9 @@ SELECT 'queue', l.queue::text, l.concurrency,
        max(q.waited) FILTER (WHERE q.status <> 'queued' AND q.started_at > now() - interval '1 hour')::float8,
        CASE WHEN l.rate_count IS NOT NULL THEN
            format('rate %s per %ss, %s started in the window', l.rate_count, l.rate_period,
-                  (SELECT count(*) FROM pgflow_queue_start s
-                   WHERE s.queue = l.queue AND s.started_at >= now() - make_interval(secs => l.rate_period)))
+                  (SELECT coalesce(sum(b.starts), 0) FROM pgflow_queue_rate b
+                   WHERE b.queue = l.queue
+                     AND b.bucket >= floor((extract(epoch FROM now()) - l.rate_period) / (l.rate_period / 100))))
        END
 FROM pgflow_queue_limit l LEFT JOIN in_queue q ON q.queue = l.queue
 GROUP BY l.queue, l.concurrency, l.rate_count, l.rate_period
