@@ -15,6 +15,7 @@ import queue
 import signal
 import threading
 import time
+from collections.abc import Set as AbstractSet
 from types import FrameType
 from typing import Any
 
@@ -184,13 +185,19 @@ class Worker:
         opts = self.options
         while not self.stopping:
             self.wake.clear()
-            self._flush()
-            self._check_timeouts()
+            done = self._report_failures()
+            # A job whose completion is in hand finished in time, whatever the clock says now.
+            self._check_timeouts(finished={o.job.id for o in done})
             if self.stopping:
+                if done:
+                    self._report_completed(done)
                 break
-            free = self._held_limit() - len(self.inflight)
+            # The completions about to be reported free their slots already.
+            free = self._held_limit() - len(self.inflight) + len(done)
             wanted = min(free, self._batch())
-            claimed = self._claim(wanted) if wanted >= self._min_claim() else 0
+            if wanted < self._min_claim():
+                wanted = 0
+            claimed = self._report_and_claim(done, wanted)
             if opts.burst and claimed == 0 and not self.inflight and self._nothing_pending():
                 logger.info("burst: nothing ready or running; exiting")
                 return
@@ -230,10 +237,37 @@ class Worker:
         jobs = self.db.run(
             lambda c: sql.claim(c, wid, self.options.queues, limit, self.options.lease_margin)
         )
+        return self._hold(jobs)
+
+    def _hold(self, jobs: list[ClaimedJob]) -> int:
         for job in jobs:
             self.inflight[job.id] = job
             self.pool.submit(job)
         return len(jobs)
+
+    def _report_and_claim(self, done: list[Outcome], limit: int) -> int:
+        """Report ``done`` and claim up to ``limit`` jobs, in one round trip when both."""
+        if not done:
+            return self._claim(limit) if limit else 0
+        if not limit:
+            self._report_completed(done)
+            return 0
+        assert self.worker_id is not None
+        wid, opts = self.worker_id, self.options
+        completions = self._completions(done)
+        try:
+            applied, jobs = self.db.run(
+                lambda c: sql.complete_and_claim(
+                    c, completions, wid, opts.queues, limit, opts.lease_margin
+                )
+            )
+        except psycopg.Error as error:
+            # Both halves rolled back: report apart, where one bad row cannot sink the rest.
+            logger.warning("combined completion and claim failed (%s); reporting apart", error)
+            self._report_completed(done)
+            return self._claim(limit)
+        self._settle(done, applied)
+        return self._hold(jobs)
 
     def _nothing_pending(self) -> bool:
         return not self.db.run(lambda c: sql.has_pending(c, self.options.queues))
@@ -265,22 +299,32 @@ class Worker:
                 return outcomes
 
     def _flush(self) -> None:
-        outcomes = [o for o in self._take_outcomes() if self._still_ours(o.job)]
-        if not outcomes:
-            return
-        done = [o for o in outcomes if o.ok]
+        done = self._report_failures()
         if done:
             self._report_completed(done)
-        for outcome in outcomes:
-            if not outcome.ok:
+
+    def _report_failures(self) -> list[Outcome]:
+        """Take the outcomes in hand, report the failures, return the completions."""
+        done = []
+        for outcome in self._take_outcomes():
+            if not self._still_ours(outcome.job):
+                continue
+            if outcome.ok:
+                done.append(outcome)
+            else:
                 self._report_failed(outcome.job, outcome.error or {}, retry=outcome.retry)
+        return done
 
     def _still_ours(self, job: ClaimedJob) -> bool:
         held = self.inflight.get(job.id)
         return held is not None and held.attempt == job.attempt and not job.abandoned
 
+    @staticmethod
+    def _completions(done: list[Outcome]) -> list[sql.Completion]:
+        return [(o.job.id, o.job.attempt, o.result_json or "null", o.job.run_id) for o in done]
+
     def _report_completed(self, done: list[Outcome]) -> None:
-        triples = [(o.job.id, o.job.attempt, o.result_json or "null", o.job.run_id) for o in done]
+        triples = self._completions(done)
         try:
             applied = self.db.run(lambda c: sql.complete_many(c, triples))
         except psycopg.Error as error:
@@ -294,6 +338,10 @@ class Worker:
                     self._report_failed(
                         self.inflight[triple[0]], error_payload(single), retry=False
                     )
+        self._settle(done, applied)
+
+    def _settle(self, done: list[Outcome], applied: set[int]) -> None:
+        """Forget reported completions; count the applied ones, log the late ones."""
         for outcome in done:
             job = outcome.job
             if self.inflight.pop(job.id, None) is None:
@@ -320,9 +368,11 @@ class Worker:
         else:
             self.stats["failed"] += 1
 
-    def _check_timeouts(self) -> None:
+    def _check_timeouts(self, finished: AbstractSet[int] = frozenset()) -> None:
         now = time.monotonic()
-        for job in [j for j in self.inflight.values() if j.deadline <= now]:
+        for job in [
+            j for j in self.inflight.values() if j.deadline <= now and j.id not in finished
+        ]:
             self.pool.abandon(job)
             self.stats["timed_out"] += 1
             error = error_payload(

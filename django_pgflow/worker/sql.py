@@ -34,22 +34,22 @@ def claim(
         [worker_id, queues or None, limit, lease_margin],
         prepare=True,
     ).fetchall()
-    jobs = [
-        ClaimedJob(
-            id=r[0],
-            queue=r[1],
-            task_name=r[2],
-            args=r[3],
-            kwargs=r[4],
-            attempt=r[5],
-            priority=r[6],
-            timeout=r[7],
-            run_id=r[8],
-            task_index=r[9],
-        )
-        for r in rows
-    ]
-    return jobs
+    return [_claimed(r) for r in rows]
+
+
+def _claimed(r: tuple[Any, ...]) -> ClaimedJob:
+    return ClaimedJob(
+        id=r[0],
+        queue=r[1],
+        task_name=r[2],
+        args=r[3],
+        kwargs=r[4],
+        attempt=r[5],
+        priority=r[6],
+        timeout=r[7],
+        run_id=r[8],
+        task_index=r[9],
+    )
 
 
 Completion = tuple[int, int, str, int | None]  # job id, attempt, result JSON, run id
@@ -69,6 +69,34 @@ def complete_many(conn: Conn, jobs: list[Completion]) -> set[int]:
         prepare=True,
     ).fetchall()
     return {r[0] for r in rows}
+
+
+def complete_and_claim(
+    conn: Conn,
+    jobs: list[Completion],
+    worker_id: int,
+    queues: list[str],
+    limit: int,
+    lease_margin: float,
+) -> tuple[set[int], list[ClaimedJob]]:
+    """complete_many() then claim() in one round trip and one transaction.
+
+    Returns the ids that were applied and the claimed jobs.
+    """
+    ids = [j[0] for j in jobs]
+    attempts = [j[1] for j in jobs]
+    results = "[" + ",".join(j[2] for j in jobs) + "]"
+    run_ids = sorted({j[3] for j in jobs if j[3] is not None})
+    rows = conn.execute(
+        "SELECT late_id, id, queue, task_name, args, kwargs, attempts, priority, timeout, "
+        "run_id, task_index "
+        "FROM django_pgflow.complete_and_claim(%s, %s, %s, %s, %s, %s, "
+        "ARRAY(SELECT value FROM jsonb_array_elements(%s::jsonb)), %s)",
+        [worker_id, queues or None, limit, lease_margin, ids, attempts, results, run_ids],
+        prepare=True,
+    ).fetchall()
+    late = {r[0] for r in rows if r[0] is not None}
+    return set(ids) - late, [_claimed(r[1:]) for r in rows if r[0] is None]
 
 
 def fail(
