@@ -407,3 +407,16 @@ def test_psycopg_error_names_the_offending_value():
         connect("test-direct") as conn,
     ):
         conn.execute("SELECT django_pgflow.enqueue('UP', 't.task')")
+
+
+# --- the worker's connection ----------------------------------------------------
+
+
+def test_worker_connection_decodes_jsonb_like_json_loads():
+    with connect("test") as conn:
+        row = conn.execute(
+            "SELECT '[]'::jsonb, '[]'::jsonb, '{}'::jsonb, '{\"a\": [1, \"é\"]}'::jsonb, "
+            "'\"x\"'::jsonb, 'null'::jsonb"
+        ).fetchone()
+    assert row == ([], [], {}, {"a": [1, "é"]}, "x", None)
+    assert row[0] is not row[1]  # a fresh list per row: tasks may mutate their args
