@@ -129,7 +129,13 @@ class Worker:
     def _deliver(self, outcome: Outcome) -> None:
         self.outcomes.put(outcome)
         # While claimed jobs still wait for a thread, report in batches; once
-        # the threads are about to run dry, report (and claim) at once.
+        # the threads are about to run dry, report (and claim) at once. An
+        # event already set is not set again: Event.set() takes a lock and
+        # notifies, and every thread finishing a batch's tail would do it.
+        # (The loop clears the event before it takes the outcomes, and ours
+        # is in before we look: one side or the other sees it.)
+        if self.wake.is_set():
+            return
         if self.pool.waiting() == 0 or self.outcomes.qsize() >= self._report_at():
             self.wake.set()
 
