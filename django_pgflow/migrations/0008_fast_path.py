@@ -2,7 +2,15 @@ import pgtrigger.compiler
 import pgtrigger.migrations
 from django.db import migrations, models
 
-from django_pgflow.sql import RunSQLFolder
+from django_pgflow.sql import SQL_DIR, RunSQLFolder
+
+# Back to 0007: enqueue() must name 0007's index predicate again, or every
+# keyed enqueue would fail to find its ON CONFLICT arbiter.
+REVERSE_SQL = (
+    (SQL_DIR / "0002_queue_functions" / "10_enqueue.sql").read_text()
+    + "\nDROP FUNCTION IF EXISTS django_pgflow.complete_and_claim("
+    "bigint, text[], integer, float8, bigint[], integer[], jsonb[], bigint[]);"
+)
 
 
 class Migration(migrations.Migration):
@@ -104,5 +112,5 @@ class Migration(migrations.Migration):
                 ),
             ),
         ),
-        RunSQLFolder("0008_fast_path"),
+        RunSQLFolder("0008_fast_path", reverse_sql=REVERSE_SQL),
     ]
