@@ -306,7 +306,7 @@ def test_no_function_is_executable_by_public():
         "EXISTS (SELECT 1 FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a"
         " WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')"
     )
-    assert not public, f"PUBLIC may execute {sorted(public)}: REVOKE it (see sql/0014_security)"
+    assert not public, f"PUBLIC may execute {sorted(public)}: REVOKE it (see sql/0011_security)"
 
 
 def test_every_function_searches_pg_temp_last():
@@ -314,4 +314,4 @@ def test_every_function_searches_pg_temp_last():
         "NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c"
         " WHERE c LIKE 'search\\_path=%' AND c LIKE '%, pg\\_temp')"
     )
-    assert not loose, f"{sorted(loose)}: restate SET search_path with pg_temp last (0014)"
+    assert not loose, f"{sorted(loose)}: restate SET search_path with pg_temp last (0011)"

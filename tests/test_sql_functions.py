@@ -156,6 +156,59 @@ def test_complete_many_applies_only_current_attempts():
     assert Job.objects.get(pk=b).status == "started"
 
 
+def complete_and_claim(wid: int, limit: int, ids: list[int], attempts: list[int]):
+    return q(
+        "SELECT late_id, id, attempts FROM django_pgflow.complete_and_claim("
+        "%s, NULL, %s, 30, %s, %s, ARRAY(SELECT to_jsonb(i) FROM unnest(%s::bigint[]) i))",
+        wid,
+        limit,
+        ids,
+        attempts,
+        ids,
+    )
+
+
+def test_complete_and_claim_completes_names_late_reports_then_claims_in_order():
+    a, b = enqueue(), enqueue()
+    wid = worker()
+    claim(wid)
+    c, d = enqueue(priority=1), enqueue(priority=2)
+    rows = complete_and_claim(wid, 10, [a, b], [1, 7])
+    # b's attempt 7 is late; then the claim, priority first.
+    assert rows == [(b, None, None), (None, d, 1), (None, c, 1)]
+    assert Job.objects.get(pk=a).status == "completed"
+    assert Job.objects.get(pk=a).result == a
+    assert Job.objects.get(pk=b).status == "started"
+
+
+def test_complete_and_claim_with_nothing_to_report_or_no_room():
+    a = enqueue()
+    wid = worker()
+    assert complete_and_claim(wid, 10, [], []) == [(None, a, 1)]
+    b = enqueue()
+    assert complete_and_claim(wid, 0, [a], [1]) == []
+    assert Job.objects.get(pk=a).status == "completed"
+    assert Job.objects.get(pk=b).status == "queued"
+
+
+def test_complete_and_claim_rolls_back_both_halves_on_error():
+    a = enqueue()
+    wid = worker()
+    claim(wid)
+    b = enqueue()
+    with pytest.raises(DatabaseError, match="out of range"), transaction.atomic():
+        # A lease margin no interval can hold: the claim half fails.
+        q(
+            "SELECT * FROM django_pgflow.complete_and_claim(%s, NULL, 10, 1e300, %s, %s, "
+            "ARRAY['1'::jsonb])",
+            wid,
+            [a],
+            [1],
+        )
+    assert Job.objects.get(pk=a).status == "started"
+    assert Job.objects.get(pk=b).status == "queued"
+
+
 def test_fail_retries_with_backoff_then_fails_for_good():
     job_id = enqueue(max_attempts=2, retry_delay=10, max_retry_delay=15)
     wid = worker()
@@ -354,3 +407,16 @@ def test_psycopg_error_names_the_offending_value():
         connect("test-direct") as conn,
     ):
         conn.execute("SELECT django_pgflow.enqueue('UP', 't.task')")
+
+
+# --- the worker's connection ----------------------------------------------------
+
+
+def test_worker_connection_decodes_jsonb_like_json_loads():
+    with connect("test") as conn:
+        row = conn.execute(
+            "SELECT '[]'::jsonb, '[]'::jsonb, '{}'::jsonb, '{\"a\": [1, \"é\"]}'::jsonb, "
+            "'\"x\"'::jsonb, 'null'::jsonb"
+        ).fetchone()
+    assert row == ([], [], {}, {"a": [1, "é"]}, "x", None)
+    assert row[0] is not row[1]  # a fresh list per row: tasks may mutate their args

@@ -112,6 +112,23 @@ def test_chain_passes_outputs_along_and_completes_with_leaf_output():
     assert (run.status, run.output, run.remaining_steps) == ("completed", {"c": "done"}, 0)
 
 
+def test_complete_and_claim_cascades_and_claims_the_released_step_in_one_call():
+    define("pair", {"a": {}, "b": {"deps": ["a"]}})
+    run_id = start("pair", {"x": 1})
+    (job,) = claim()
+    rows = q(
+        "SELECT late_id, task_name, args, kwargs FROM django_pgflow.complete_and_claim("
+        "%s, NULL, 10, 30, %s, '{1}', ARRAY['2'::jsonb], %s)",
+        WORKER[0],
+        [job[0]],
+        [run_id],
+    )
+    assert [(late, name, json.loads(kw)) for late, name, _, kw in rows] == [
+        (None, "pgflow.step.pair.b", {"a": 2})
+    ]
+    assert steps_of(run_id) == {"a": "completed", "b": "started"}
+
+
 def test_diamond_runs_both_branches_at_once():
     define(
         "diamond",

@@ -10,7 +10,7 @@ from django_pgflow.sql import RunSQLFolder
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("django_pgflow", "0007_prune_runs"),
+        ("django_pgflow", "0008_fast_path"),
     ]
 
     operations = [

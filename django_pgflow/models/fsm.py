@@ -17,14 +17,21 @@ def status_fsm(name: str, transitions: list[tuple[str, str]]) -> pgtrigger.Trigg
     for old, new in transitions:
         if not (old.isidentifier() and new.isidentifier()):
             raise ValueError(f"status names must be identifiers, got {old!r} -> {new!r}")
-    legal = ", ".join(f"'{old}:{new}'" for old, new in transitions)
+    # Grouped by the old status, plain comparisons: the earlier form built the
+    # string 'old:new' for every row and compared it with each legal pair.
+    targets: dict[str, list[str]] = {}
+    for old, new in transitions:
+        targets.setdefault(old, []).append(new)
+    legal = " OR ".join(
+        f'(OLD."status" = \'{old}\' AND NEW."status" IN ({_literals(news)}))'
+        for old, news in targets.items()
+    )
     return pgtrigger.Trigger(
         name=name,
         when=pgtrigger.Before,
         operation=pgtrigger.Update,
         condition=pgtrigger.Condition(
-            'OLD."status" IS DISTINCT FROM NEW."status" AND '
-            f'(OLD."status"::text || \':\' || NEW."status"::text) NOT IN ({legal})'
+            f'OLD."status" IS DISTINCT FROM NEW."status" AND NOT ({legal})'
         ),
         func=(
             "RAISE EXCEPTION 'pgflow: invalid status transition % -> % on table %', "
@@ -32,3 +39,7 @@ def status_fsm(name: str, transitions: list[tuple[str, str]]) -> pgtrigger.Trigg
             "RETURN NULL;"
         ),
     )
+
+
+def _literals(names: list[str]) -> str:
+    return ", ".join(f"'{name}'" for name in names)

@@ -153,7 +153,8 @@ class Job(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["unique_key"],
-                condition=Q(status__in=["queued", "started"]),
+                # Keyless jobs (nearly all) take no entry: an entry costs each enqueue.
+                condition=Q(status__in=["queued", "started"], unique_key__isnull=False),
                 name="pgflow_job_unique_key_active",
             ),
             models.CheckConstraint(

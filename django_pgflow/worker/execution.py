@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import close_old_connections
+from django.db.backends.signals import connection_created
 
 from ..definitions import registry, step_runner
 from ..definitions.context import JobContext, reset_current_job, set_current_job
@@ -21,7 +22,19 @@ _loops = threading.local()  # per task thread: its event loop, when its last job
 IDLE_RECHECK = 1.0  # seconds idle after which a job rechecks its connections first
 
 
-@dataclass
+def _note_connection(**kwargs: Any) -> None:
+    _loops.opened_connection = True
+
+
+# A thread that never opened a Django connection has none to close: its jobs
+# skip close_old_connections(), whose walk over connections.all() (asgiref
+# locals) cost about a tenth of the worker's Python time on no-op jobs.
+connection_created.connect(
+    _note_connection, weak=False, dispatch_uid="django_pgflow.worker.execution"
+)
+
+
+@dataclass(slots=True)
 class ClaimedJob:
     """A job row as the claim returned it, plus the worker's bookkeeping."""
 
@@ -43,7 +56,7 @@ class ClaimedJob:
     thread_name: str | None = field(default=None, repr=False)
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     """How an attempt ended: a JSON result, or an error to record."""
 
@@ -89,7 +102,8 @@ def execute(job: ClaimedJob, worker_id: int | None) -> Outcome:
     # broken; but the end of this thread's previous job just did that, so only
     # a thread that sat idle needs it again (connections.all() walks asgiref
     # locals: a fifth of the worker's Python time on no-op jobs).
-    if time.monotonic() - getattr(_loops, "last_job_end", 0.0) > IDLE_RECHECK:
+    opened = getattr(_loops, "opened_connection", False)
+    if opened and time.monotonic() - getattr(_loops, "last_job_end", 0.0) > IDLE_RECHECK:
         close_old_connections()
     try:
         args = [context, *job.args] if task.takes_context else list(job.args)
@@ -104,8 +118,9 @@ def execute(job: ClaimedJob, worker_id: int | None) -> Outcome:
         return Outcome(job, ok=False, error=error_payload(exc), retry=retry)
     finally:
         reset_current_job(token)
-        close_old_connections()
-        _loops.last_job_end = time.monotonic()
+        if getattr(_loops, "opened_connection", False):  # perhaps just now
+            close_old_connections()
+            _loops.last_job_end = time.monotonic()
     try:
         result_json = to_json(value, "result") if value is not None else "null"
     except ValueError as exc:

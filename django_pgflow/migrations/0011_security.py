@@ -2,7 +2,7 @@ from django.db import migrations
 
 from django_pgflow.sql import RunSQLFolder
 
-# Undoes 0014 but the search_path hardening, which is harmless either way.
+# Undoes 0011 but the search_path hardening, which is harmless either way.
 REVERSE_SQL = """
 ALTER DEFAULT PRIVILEGES IN SCHEMA django_pgflow GRANT EXECUTE ON FUNCTIONS TO PUBLIC;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA django_pgflow TO PUBLIC;
@@ -20,6 +20,6 @@ ALTER FUNCTION django_pgflow.resume_run(bigint) SECURITY INVOKER;
 
 
 class Migration(migrations.Migration):
-    dependencies = [("django_pgflow", "0012_input_checks")]
+    dependencies = [("django_pgflow", "0010_input_checks")]
 
-    operations = [RunSQLFolder("0014_security", reverse_sql=REVERSE_SQL)]
+    operations = [RunSQLFolder("0011_security", reverse_sql=REVERSE_SQL)]

@@ -11,5 +11,5 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        RunSQLFolder("0012_input_checks"),
+        RunSQLFolder("0010_input_checks"),
     ]

@@ -1,0 +1,66 @@
+CREATE OR REPLACE FUNCTION django_pgflow.enqueue(
+    p_queue text,
+    p_task_name text,
+    p_args jsonb DEFAULT '[]',
+    p_kwargs jsonb DEFAULT '{}',
+    p_priority integer DEFAULT 0,
+    p_run_at timestamptz DEFAULT NULL,
+    p_delay float8 DEFAULT NULL,
+    p_max_attempts integer DEFAULT 3,
+    p_retry_delay float8 DEFAULT 1,
+    p_max_retry_delay float8 DEFAULT 3600,
+    p_timeout float8 DEFAULT 300,
+    p_unique_key text DEFAULT NULL
+)
+RETURNS pgflow_job
+LANGUAGE plpgsql VOLATILE
+SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_job pgflow_job;
+BEGIN
+    PERFORM django_pgflow.check_queue_name(p_queue);
+    IF p_task_name IS NULL OR p_task_name = '' THEN
+        RAISE EXCEPTION 'pgflow: task name is required' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF jsonb_typeof(p_args) IS DISTINCT FROM 'array' THEN
+        RAISE EXCEPTION 'pgflow: args must be a JSON array, got %', jsonb_typeof(p_args)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF jsonb_typeof(p_kwargs) IS DISTINCT FROM 'object' THEN
+        RAISE EXCEPTION 'pgflow: kwargs must be a JSON object, got %', jsonb_typeof(p_kwargs)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_delay < 0 THEN
+        RAISE EXCEPTION 'pgflow: delay must be >= 0, got %', p_delay
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    -- A unique key with an active job returns that job. The loop covers the
+    -- race where the holder finishes between our insert and our select.
+    LOOP
+        INSERT INTO pgflow_job (
+            queue, task_name, args, kwargs, status, priority, run_at, attempts, failures,
+            max_attempts, retry_delay, max_retry_delay, timeout, unique_key, errors, created_at
+        ) VALUES (
+            p_queue, p_task_name, p_args, p_kwargs, 'queued', p_priority,
+            coalesce(p_run_at, now() + make_interval(secs => coalesce(p_delay, 0))), 0, 0,
+            p_max_attempts, p_retry_delay, p_max_retry_delay, p_timeout, p_unique_key, '[]', now()
+        )
+        ON CONFLICT (unique_key) WHERE status IN ('queued', 'started') AND unique_key IS NOT NULL
+            DO NOTHING
+        RETURNING * INTO v_job;
+        IF FOUND THEN
+            RETURN v_job;
+        END IF;
+        SELECT * INTO v_job FROM pgflow_job
+        WHERE unique_key = p_unique_key AND status IN ('queued', 'started');
+        IF FOUND THEN
+            RETURN v_job;
+        END IF;
+    END LOOP;
+END;
+$$;
+
+COMMENT ON FUNCTION django_pgflow.enqueue(text, text, jsonb, jsonb, integer, timestamptz, float8, integer, float8, float8, float8, text) IS
+'Inserts one queued job (run_at defaults to now() + delay, database time) and returns it. With a unique key that already has a queued or started job, returns that job instead.';
