@@ -6,6 +6,7 @@ of the function, written by the function) and ``Execution`` (one per item)."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import signal
 from collections import Counter
@@ -183,6 +184,18 @@ def test_an_item_failed_by_the_function_retries_alone(worker_thread):
         first, second = call_of(job.pk, 1), call_of(job.pk, 2)
         assert second.pk > first.pk
         assert not {pk for pk, _ in second.items} & set(ok)
+    # Each call's outcomes were reported in one transaction (one now()): the
+    # completions of a call and the failures in it share a timestamp.
+    for call in BatchCall.objects.filter(task="record_batch"):
+        stamps = set()
+        for pk, attempt in call.items:
+            job = Job.objects.get(pk=pk)
+            failed_here = [e for e in job.errors if e["attempt"] == attempt]
+            if failed_here:
+                stamps.add(dt.datetime.fromisoformat(failed_here[0]["at"]))
+            elif job.attempts == attempt:
+                stamps.add(job.finished_at)
+        assert len(stamps) == 1, (call.items, stamps)
     job = Job.objects.get(pk=never)  # its own policy: two attempts, then failed for good
     assert (job.status, job.attempts, runs[never]) == ("failed", 2, 2)
     assert [e["message"] for e in job.errors] == [

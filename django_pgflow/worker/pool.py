@@ -29,7 +29,7 @@ class TaskPool:
         self,
         size: int,
         run: Callable[[ClaimedJob], Outcome],
-        on_outcome: Callable[[Outcome], None],
+        on_outcome: Callable[[list[Outcome]], None],
         on_start: Callable[[ClaimedJob], None] | None = None,
         run_batch: Callable[[JobBatch], list[Outcome]] | None = None,
     ) -> None:
@@ -126,8 +126,7 @@ class TaskPool:
                         job.attempt,
                     )
                 return  # a fresh thread took this one's place
-            for outcome in outcomes:
-                self._on_outcome(outcome)
+            self._on_outcome(outcomes)
 
     def _begin(self, item: ClaimedJob | JobBatch, me: str) -> list[ClaimedJob]:
         """Mark the jobs of ``item`` that were not withdrawn as started by this thread.

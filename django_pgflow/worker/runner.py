@@ -55,7 +55,9 @@ class Worker:
         self.options = options
         self.worker_id: int | None = None
         self.inflight: dict[int, ClaimedJob] = {}
-        self.outcomes: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
+        # One entry per call: a batch's outcomes travel together, so the main
+        # loop reports them in one transaction (never half a batch).
+        self.outcomes: queue.SimpleQueue[list[Outcome]] = queue.SimpleQueue()
         self.wake = threading.Event()
         self.stop_event = threading.Event()  # stops the helper threads
         self.stopping = False
@@ -142,8 +144,8 @@ class Worker:
         if job.deadline < self._wake_by:
             self.wake.set()
 
-    def _deliver(self, outcome: Outcome) -> None:
-        self.outcomes.put(outcome)
+    def _deliver(self, outcomes: list[Outcome]) -> None:
+        self.outcomes.put(outcomes)
         # While claimed jobs still wait for a thread, report in batches; once
         # the threads are about to run dry, report (and claim) at once. An
         # event already set is not set again: Event.set() takes a lock and
@@ -339,7 +341,7 @@ class Worker:
         outcomes = []
         while True:
             try:
-                outcomes.append(self.outcomes.get_nowait())
+                outcomes.extend(self.outcomes.get_nowait())
             except queue.Empty:
                 return outcomes
 
@@ -349,16 +351,43 @@ class Worker:
             self._report_completed(done)
 
     def _report_failures(self) -> list[Outcome]:
-        """Take the outcomes in hand, report the failures, return the completions."""
-        done = []
+        """Take the outcomes in hand, report the failures, return the completions.
+
+        With completions and failures both in hand (a batch whose function failed
+        some items, say), all are reported in one transaction, so a crash never
+        leaves a batch half reported; nothing is left to return then.
+        """
+        done: list[Outcome] = []
+        failed: list[Outcome] = []
         for outcome in self._take_outcomes():
-            if not self._still_ours(outcome.job):
-                continue
-            if outcome.ok:
-                done.append(outcome)
-            else:
-                self._report_failed(outcome.job, outcome.error or {}, retry=outcome.retry)
+            if self._still_ours(outcome.job):
+                (done if outcome.ok else failed).append(outcome)
+        if failed and done and self._report_together(done, failed):
+            return []
+        for outcome in failed:
+            self._report_failed(outcome.job, outcome.error or {}, retry=outcome.retry)
         return done
+
+    def _report_together(self, done: list[Outcome], failed: list[Outcome]) -> bool:
+        """Completions and failures in one transaction; False (nothing applied) on error."""
+        triples = self._completions(done)
+
+        def report(conn: psycopg.Connection[Any]) -> tuple[set[int], list[str | None]]:
+            with conn.transaction():
+                statuses = [
+                    sql.fail(conn, o.job.id, o.job.attempt, o.error or {}, o.retry) for o in failed
+                ]
+                return sql.complete_many(conn, triples), statuses
+
+        try:
+            applied, statuses = self.db.run(report)
+        except psycopg.Error as error:
+            logger.warning("reporting outcomes together failed (%s); reporting apart", error)
+            return False
+        for outcome, status in zip(failed, statuses, strict=True):
+            self._settle_failure(outcome.job, status)
+        self._settle(done, applied)
+        return True
 
     def _still_ours(self, job: ClaimedJob) -> bool:
         held = self.inflight.get(job.id)
@@ -404,6 +433,9 @@ class Worker:
 
     def _report_failed(self, job: ClaimedJob, error: dict[str, Any], retry: bool) -> None:
         status = self.db.run(lambda c: sql.fail(c, job.id, job.attempt, error, retry))
+        self._settle_failure(job, status)
+
+    def _settle_failure(self, job: ClaimedJob, status: str | None) -> None:
         self.inflight.pop(job.id, None)
         if status is None:
             self.stats["late"] += 1
