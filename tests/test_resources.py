@@ -276,3 +276,24 @@ def test_a_map_step_holding_the_gpu_runs_its_tasks_one_at_a_time(worker_thread: 
     assert all(job.resources == {"gpu": 1} for job in embeds)
     assert max_overlap(intervals(job.pk for job in embeds)) == 1
     assert Document.objects.filter(embedding__isnull=True).count() == 0
+
+
+def test_queued_jobs_follow_their_queue_gaining_and_losing_limits() -> None:
+    plain = [record.enqueue(f"d{i}").pk for i in range(3)]  # the default queue: no limits
+    with_gpu = record.using(resources={"gpu": 1}).enqueue("g").pk
+    limited = record.using(queue="limited").enqueue("l").pk  # declared with a limit
+
+    def gated() -> set[int]:
+        return set(Job.objects.filter(gated=True).values_list("pk", flat=True))
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT django_pgflow.sync_limits('{}', '{\"limited\": {\"concurrency\": 2}}')"
+        )
+        assert gated() == {with_gpu, limited}
+        cursor.execute(
+            "SELECT django_pgflow.sync_limits('{}', '{\"default\": {\"concurrency\": 1}}')"
+        )
+        assert gated() == {with_gpu, *plain}  # its own resources keep the gpu job gated
+        cursor.execute("SELECT django_pgflow.sync_limits('{}', '{}')")
+        assert gated() == {with_gpu}

@@ -129,6 +129,7 @@ class MJob:
     resources: Any = None
     lock_key: str | None = None
     waited: float | None = None
+    gated: bool = False
     # Bounds of a jittered backoff, until the database's run_at is observed.
     pending_run_at: tuple[datetime, datetime] | None = None
 

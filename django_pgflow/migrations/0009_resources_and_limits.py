@@ -101,6 +101,43 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name="job",
+            name="gated",
+            field=models.BooleanField(
+                default=False,
+                help_text="Set by the database: the job has resources or a lock key, or its queue has limits, so only the gated claim may take it.",
+            ),
+        ),
+        pgtrigger.migrations.AddTrigger(
+            model_name="job",
+            trigger=pgtrigger.compiler.Trigger(
+                name="pgflow_job_gate_insert",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="NEW.gated := NEW.resources IS NOT NULL OR NEW.lock_key IS NOT NULL OR EXISTS (SELECT 1 FROM pgflow_queue_limit l WHERE l.queue = NEW.queue); RETURN NEW;",
+                    hash="4b0d1197ed1c321341f478e02082458567004df7",
+                    operation="INSERT",
+                    pgid="pgtrigger_pgflow_job_gate_insert_ea089",
+                    table="pgflow_job",
+                    when="BEFORE",
+                ),
+            ),
+        ),
+        pgtrigger.migrations.AddTrigger(
+            model_name="job",
+            trigger=pgtrigger.compiler.Trigger(
+                name="pgflow_job_gate_requeue",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    condition='WHEN (NEW."status" = \'queued\' AND OLD."status" IS DISTINCT FROM (NEW."status"))',
+                    func="NEW.gated := NEW.resources IS NOT NULL OR NEW.lock_key IS NOT NULL OR EXISTS (SELECT 1 FROM pgflow_queue_limit l WHERE l.queue = NEW.queue); RETURN NEW;",
+                    hash="e2c4aa4f8a6635dc7d5c27e897368df302ed778e",
+                    operation="UPDATE",
+                    pgid="pgtrigger_pgflow_job_gate_requeue_f662c",
+                    table="pgflow_job",
+                    when="BEFORE",
+                ),
+            ),
+        ),
+        migrations.AddField(
+            model_name="job",
             name="waited",
             field=models.FloatField(
                 blank=True,
@@ -124,9 +161,7 @@ class Migration(migrations.Migration):
                 models.OrderBy(models.F("priority"), descending=True),
                 models.F("run_at"),
                 models.F("id"),
-                condition=models.Q(
-                    ("lock_key__isnull", True), ("resources__isnull", True), ("status", "queued")
-                ),
+                condition=models.Q(("gated", False), ("status", "queued")),
                 name="pgflow_job_ready_queue_idx",
             ),
         ),
@@ -136,12 +171,7 @@ class Migration(migrations.Migration):
                 models.OrderBy(models.F("priority"), descending=True),
                 models.F("run_at"),
                 models.F("id"),
-                condition=models.Q(
-                    ("status", "queued"),
-                    models.Q(
-                        ("resources__isnull", False), ("lock_key__isnull", False), _connector="OR"
-                    ),
-                ),
+                condition=models.Q(("gated", True), ("status", "queued")),
                 name="pgflow_job_gated_idx",
             ),
         ),
@@ -161,9 +191,9 @@ class Migration(migrations.Migration):
             trigger=pgtrigger.compiler.Trigger(
                 name="pgflow_job_notify_release",
                 sql=pgtrigger.compiler.UpsertTriggerSql(
-                    condition='WHEN (OLD."status" = \'started\' AND NEW."status" <> \'started\' AND (OLD."resources" IS NOT NULL OR OLD."lock_key" IS NOT NULL))',
+                    condition='WHEN (OLD."status" = \'started\' AND NEW."status" <> \'started\' AND OLD."gated")',
                     func="PERFORM pg_notify('django_pgflow', '*'); RETURN NULL;",
-                    hash="c3a421c78cd083a9304f4550376f799778176f4f",
+                    hash="0f224044111fa6741a3b5c5c0e4f7a1a8c3fb31b",
                     operation="UPDATE",
                     pgid="pgtrigger_pgflow_job_notify_release_9ad84",
                     table="pgflow_job",

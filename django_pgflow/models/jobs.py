@@ -21,6 +21,11 @@ JOB_TRANSITIONS = [
 ]
 FINISHED = ("completed", "failed", "cancelled")
 
+GATE_FUNC = (
+    "NEW.gated := NEW.resources IS NOT NULL OR NEW.lock_key IS NOT NULL "
+    "OR EXISTS (SELECT 1 FROM pgflow_queue_limit l WHERE l.queue = NEW.queue); RETURN NEW;"
+)
+
 
 class JobStatus(models.TextChoices):
     QUEUED = "queued"
@@ -84,6 +89,11 @@ class Job(models.Model):
         blank=True,
         help_text="Jobs sharing a lock key run one at a time, in enqueue order.",
     )
+    gated = models.BooleanField(
+        default=False,
+        help_text="Set by the database: the job has resources or a lock key, or its queue "
+        "has limits, so only the gated claim may take it.",
+    )
     waited = models.FloatField(
         null=True,
         blank=True,
@@ -110,7 +120,7 @@ class Job(models.Model):
                 "id",
                 name="pgflow_job_ready_queue_idx",
                 # Gated jobs have their own index and claim path (sql/0009).
-                condition=Q(status="queued", resources__isnull=True, lock_key__isnull=True),
+                condition=Q(status="queued", gated=False),
             ),
             models.Index(
                 "lease_expires_at",
@@ -133,14 +143,13 @@ class Job(models.Model):
                 condition=Q(status__in=FINISHED),
             ),
             models.Index("run", name="pgflow_job_run_idx", condition=Q(run__isnull=False)),
-            # The gated claim's scan (sql/0009): only jobs with resources or a lock key.
+            # The gated claim's scan (sql/0009): only gated jobs.
             models.Index(
                 models.F("priority").desc(),
                 "run_at",
                 "id",
                 name="pgflow_job_gated_idx",
-                condition=Q(status="queued")
-                & (Q(resources__isnull=False) | Q(lock_key__isnull=False)),
+                condition=Q(status="queued", gated=True),
             ),
             # Per-key serialisation: the earliest active job of a key goes first.
             models.Index(
@@ -193,6 +202,23 @@ class Job(models.Model):
                 func="PERFORM django_pgflow.on_step_job(NEW.run_id, NEW.step_slug, NEW.task_index, "
                 "NEW.id, NEW.status, NEW.attempts, NEW.result, NEW.errors); RETURN NULL;",
             ),
+            # Gated-ness is the database's to decide, on insert and whenever a
+            # job goes back to the queue: its queue may have gained or lost
+            # limits since (sync_limits also updates queued jobs).
+            pgtrigger.Trigger(
+                name="pgflow_job_gate_insert",
+                when=pgtrigger.Before,
+                operation=pgtrigger.Insert,
+                func=GATE_FUNC,
+            ),
+            pgtrigger.Trigger(
+                name="pgflow_job_gate_requeue",
+                when=pgtrigger.Before,
+                operation=pgtrigger.Update,
+                condition=pgtrigger.Q(new__status="queued")
+                & pgtrigger.Q(old__status__df=pgtrigger.F("new__status")),
+                func=GATE_FUNC,
+            ),
             # A gated job that stops running frees what jobs of any queue may
             # wait for: wake every worker ("*"; several in one transaction are
             # delivered once). Plain jobs never fire it: the WHEN clause reads
@@ -202,8 +228,7 @@ class Job(models.Model):
                 when=pgtrigger.After,
                 operation=pgtrigger.Update,
                 condition=pgtrigger.Condition(
-                    "OLD.\"status\" = 'started' AND NEW.\"status\" <> 'started' "
-                    'AND (OLD."resources" IS NOT NULL OR OLD."lock_key" IS NOT NULL)'
+                    "OLD.\"status\" = 'started' AND NEW.\"status\" <> 'started' AND OLD.\"gated\""
                 ),
                 func="PERFORM pg_notify('django_pgflow', '*'); RETURN NULL;",
             ),

@@ -3,6 +3,9 @@ RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path FROM CURRENT
 AS $$
+DECLARE
+    v_before text[] := ARRAY(SELECT queue::text FROM pgflow_queue_limit);
+    v_after text[];
 BEGIN
     -- Settings are the truth: what they no longer declare goes. A resource
     -- that vanished leaves its waiting jobs waiting (capacity 0), visibly,
@@ -27,6 +30,18 @@ BEGIN
         rate_period = EXCLUDED.rate_period, updated_at = now()
     WHERE (pgflow_queue_limit.concurrency, pgflow_queue_limit.rate_count, pgflow_queue_limit.rate_period)
           IS DISTINCT FROM (EXCLUDED.concurrency, EXCLUDED.rate_count, EXCLUDED.rate_period);
+
+    -- Queued jobs of a queue that gained limits become gated, and those of a
+    -- queue that lost them (with no resources or lock key of their own) plain
+    -- again: the claim reads the flag, not the queue. Only changed queues are
+    -- touched, through the ready indexes.
+    v_after := ARRAY(SELECT queue::text FROM pgflow_queue_limit);
+    UPDATE pgflow_job j SET gated = true
+    WHERE j.status = 'queued' AND NOT j.gated
+      AND j.queue = ANY (ARRAY(SELECT unnest(v_after) EXCEPT SELECT unnest(v_before)));
+    UPDATE pgflow_job j SET gated = false
+    WHERE j.status = 'queued' AND j.gated AND j.resources IS NULL AND j.lock_key IS NULL
+      AND j.queue = ANY (ARRAY(SELECT unnest(v_before) EXCEPT SELECT unnest(v_after)));
 END;
 $$;
 

@@ -1,5 +1,5 @@
 CREATE OR REPLACE FUNCTION django_pgflow.claim_gated(
-    p_queues text[], p_limit integer, p_limited text[], OUT ids bigint[], OUT started_at timestamptz
+    p_queues text[], p_limit integer, OUT ids bigint[], OUT started_at timestamptz
 )
 LANGUAGE plpgsql VOLATILE
 SET search_path FROM CURRENT
@@ -21,21 +21,17 @@ DECLARE
     r record;
 BEGIN
     ids := v_taken;
-    v_lim_req := CASE WHEN v_all THEN p_limited
-                      ELSE ARRAY(SELECT unnest(p_queues) INTERSECT SELECT unnest(p_limited)) END;
-
-    -- The common case, checked without a lock: nothing gated is ready here.
+    -- The common case, one probe of an index that holds only gated jobs:
+    -- nothing gated is ready in these queues.
     IF NOT EXISTS (
         SELECT 1 FROM pgflow_job j
-        WHERE j.status = 'queued' AND (j.resources IS NOT NULL OR j.lock_key IS NOT NULL)
-          AND j.run_at <= now() AND (v_all OR j.queue = ANY (p_queues))
-    ) AND NOT EXISTS (
-        SELECT 1 FROM pgflow_job j
-        WHERE j.status = 'queued' AND j.resources IS NULL AND j.lock_key IS NULL
-          AND j.queue = ANY (v_lim_req) AND j.run_at <= now()
+        WHERE j.status = 'queued' AND j.gated AND j.run_at <= now()
+          AND (v_all OR j.queue = ANY (p_queues))
     ) THEN
         RETURN;
     END IF;
+    v_lim_req := ARRAY(
+        SELECT l.queue::text FROM pgflow_queue_limit l WHERE v_all OR l.queue = ANY (p_queues));
 
     -- Gated claims are serialised (one transaction-scoped advisory lock, held
     -- until the claim commits) so that two workers never both see the last
@@ -91,8 +87,7 @@ BEGIN
     FOR r IN
         SELECT j.id, j.queue::text AS queue, j.resources, j.lock_key::text AS lock_key
         FROM pgflow_job j
-        WHERE j.status = 'queued' AND (j.resources IS NOT NULL OR j.lock_key IS NOT NULL)
-          AND j.run_at <= now() AND (v_all OR j.queue = ANY (p_queues))
+        WHERE j.status = 'queued' AND j.gated AND j.run_at <= now() AND (v_all OR j.queue = ANY (p_queues))
           AND (NOT j.queue = ANY (v_lim_req) OR j.queue = ANY (v_open))
           AND (j.resources IS NULL OR NOT j.resources ?| v_exhausted)
           AND (j.lock_key IS NULL OR NOT j.lock_key = ANY (v_keys))
@@ -140,27 +135,6 @@ BEGIN
         END IF;
     END LOOP;
 
-    -- Then plain jobs of the limited queues with budget left, in the order of
-    -- the any-queue ready index.
-    IF cardinality(v_taken) < p_limit AND cardinality(v_open) > 0 THEN
-        v_scanned := 0;
-        FOR r IN
-            SELECT j.id, j.queue::text AS queue
-            FROM pgflow_job j
-            WHERE j.status = 'queued' AND j.resources IS NULL AND j.lock_key IS NULL
-              AND j.queue = ANY (v_open) AND j.run_at <= now()
-            ORDER BY (-(j.priority::integer)), j.run_at, j.id
-            FOR UPDATE SKIP LOCKED
-        LOOP
-            EXIT WHEN cardinality(v_taken) >= p_limit;
-            v_scanned := v_scanned + 1;
-            EXIT WHEN v_scanned > 1000;
-            CONTINUE WHEN (v_budget->>r.queue)::integer <= 0;
-            v_taken := v_taken || r.id;
-            v_budget := v_budget || jsonb_build_object(r.queue, (v_budget->>r.queue)::integer - 1);
-        END LOOP;
-    END IF;
-
     INSERT INTO pgflow_queue_rate AS b (queue, bucket, starts)
     SELECT j.queue, floor(extract(epoch FROM v_now) / (l.rate_period / 100))::bigint, count(*)
     FROM pgflow_job j JOIN pgflow_queue_limit l ON l.queue = j.queue AND l.rate_count IS NOT NULL
@@ -172,5 +146,5 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION django_pgflow.claim_gated(text[], integer, text[]) IS
-'claim()''s second path: picks up to p_limit ready jobs that need resources, hold a lock key, or belong to a queue with limits (p_limited), only while what they need is free: resource capacity left, no started or earlier queued job with the same lock key, queue concurrency and rate budget left. Serialised by a transaction-scoped advisory lock. Returns the ids and the start time to record for them.';
+COMMENT ON FUNCTION django_pgflow.claim_gated(text[], integer) IS
+'claim()''s gated path: picks up to p_limit ready gated jobs (that need resources, hold a lock key, or belong to a queue with limits), only while what they need is free: resource capacity left, no started or earlier queued job with the same lock key, queue concurrency and rate budget left. Serialised by a transaction-scoped advisory lock. Returns the ids and the start time to record for them.';

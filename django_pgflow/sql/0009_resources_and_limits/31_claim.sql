@@ -1,4 +1,4 @@
--- claim() leaves gated jobs and limited queues to claim_gated().
+-- claim() leaves gated jobs (resources, lock keys, limited queues) to claim_gated().
 CREATE OR REPLACE FUNCTION django_pgflow.claim(
     p_worker_id bigint,
     p_queues text[],
@@ -29,14 +29,12 @@ DECLARE
     v_ids bigint[];
     v_gated bigint[];
     v_gated_at timestamptz;
-    -- Queues with a concurrency or rate limit: their jobs take the gated path.
-    v_limited text[] := ARRAY(SELECT l.queue::text FROM pgflow_queue_limit l);
 BEGIN
     -- Gated jobs first (resources, lock keys, limited queues): they are
     -- taken only as what they need frees up, so they come before plain jobs
     -- rather than starve behind an endless stream of them.
     SELECT g.ids, g.started_at INTO v_gated, v_gated_at
-    FROM django_pgflow.claim_gated(p_queues, p_limit, v_limited) g;
+    FROM django_pgflow.claim_gated(p_queues, p_limit) g;
     p_limit := p_limit - cardinality(v_gated);
 
     -- Three shapes of the same pick, each matching one partial index on ready
@@ -48,19 +46,15 @@ BEGIN
     ELSIF p_queues IS NULL OR cardinality(p_queues) = 0 THEN
         v_ids := ARRAY(
             SELECT j.id FROM pgflow_job j
-            WHERE j.status = 'queued' AND j.resources IS NULL AND j.lock_key IS NULL
-              AND j.run_at <= now() AND NOT j.queue = ANY (v_limited)
+            WHERE j.status = 'queued' AND NOT j.gated AND j.run_at <= now()
             ORDER BY (-(j.priority::integer)), j.run_at, j.id
             LIMIT p_limit
             FOR UPDATE SKIP LOCKED
         );
-    ELSIF cardinality(p_queues) = 1 AND p_queues[1] = ANY (v_limited) THEN
-        v_ids := '{}';
     ELSIF cardinality(p_queues) = 1 THEN
         v_ids := ARRAY(
             SELECT j.id FROM pgflow_job j
-            WHERE j.status = 'queued' AND j.resources IS NULL AND j.lock_key IS NULL
-              AND j.queue = p_queues[1] AND j.run_at <= now()
+            WHERE j.status = 'queued' AND NOT j.gated AND j.queue = p_queues[1] AND j.run_at <= now()
             ORDER BY j.priority DESC, j.run_at, j.id
             LIMIT p_limit
             FOR UPDATE SKIP LOCKED
@@ -68,8 +62,7 @@ BEGIN
     ELSE
         v_ids := ARRAY(
             SELECT j.id FROM pgflow_job j
-            WHERE j.status = 'queued' AND j.resources IS NULL AND j.lock_key IS NULL
-              AND j.queue = ANY (p_queues) AND j.run_at <= now() AND NOT j.queue = ANY (v_limited)
+            WHERE j.status = 'queued' AND NOT j.gated AND j.queue = ANY (p_queues) AND j.run_at <= now()
             ORDER BY (-(j.priority::integer)), j.run_at, j.id
             LIMIT p_limit
             FOR UPDATE SKIP LOCKED
