@@ -110,20 +110,6 @@ class Migration(migrations.Migration):
         pgtrigger.migrations.AddTrigger(
             model_name="job",
             trigger=pgtrigger.compiler.Trigger(
-                name="pgflow_job_gate_insert",
-                sql=pgtrigger.compiler.UpsertTriggerSql(
-                    func="NEW.gated := NEW.resources IS NOT NULL OR NEW.lock_key IS NOT NULL OR EXISTS (SELECT 1 FROM pgflow_queue_limit l WHERE l.queue = NEW.queue); RETURN NEW;",
-                    hash="4b0d1197ed1c321341f478e02082458567004df7",
-                    operation="INSERT",
-                    pgid="pgtrigger_pgflow_job_gate_insert_ea089",
-                    table="pgflow_job",
-                    when="BEFORE",
-                ),
-            ),
-        ),
-        pgtrigger.migrations.AddTrigger(
-            model_name="job",
-            trigger=pgtrigger.compiler.Trigger(
                 name="pgflow_job_gate_requeue",
                 sql=pgtrigger.compiler.UpsertTriggerSql(
                     condition='WHEN (NEW."status" = \'queued\' AND OLD."status" IS DISTINCT FROM (NEW."status"))',

@@ -202,15 +202,11 @@ class Job(models.Model):
                 func="PERFORM django_pgflow.on_step_job(NEW.run_id, NEW.step_slug, NEW.task_index, "
                 "NEW.id, NEW.status, NEW.attempts, NEW.result, NEW.errors); RETURN NULL;",
             ),
-            # Gated-ness is the database's to decide, on insert and whenever a
-            # job goes back to the queue: its queue may have gained or lost
-            # limits since (sync_limits also updates queued jobs).
-            pgtrigger.Trigger(
-                name="pgflow_job_gate_insert",
-                when=pgtrigger.Before,
-                operation=pgtrigger.Insert,
-                func=GATE_FUNC,
-            ),
+            # Gated-ness is decided by the inserting functions (enqueue,
+            # enqueue_many, start_step: one set-based look at the limits per
+            # call) and, whenever a job goes back to the queue, here: its queue
+            # may have gained or lost limits since (sync_limits also updates
+            # queued jobs).
             pgtrigger.Trigger(
                 name="pgflow_job_gate_requeue",
                 when=pgtrigger.Before,
@@ -228,7 +224,7 @@ class Job(models.Model):
                 when=pgtrigger.After,
                 operation=pgtrigger.Update,
                 condition=pgtrigger.Condition(
-                    "OLD.\"status\" = 'started' AND NEW.\"status\" <> 'started' AND OLD.\"gated\""
+                    'OLD."status" = \'started\' AND NEW."status" <> \'started\' AND OLD."gated"'
                 ),
                 func="PERFORM pg_notify('django_pgflow', '*'); RETURN NULL;",
             ),

@@ -73,7 +73,7 @@ BEGIN
         INSERT INTO pgflow_job (
             queue, task_name, args, kwargs, status, priority, run_at, attempts, failures,
             max_attempts, retry_delay, max_retry_delay, timeout, errors, created_at,
-            run_id, step_slug, task_index, resources
+            run_id, step_slug, task_index, resources, gated
         )
         SELECT v_step.queue, django_pgflow.step_task_name(v_run.flow_slug, p_step_slug),
                CASE WHEN v_step.step_type = 'map' OR v_step.dep_count = 0
@@ -84,7 +84,9 @@ BEGIN
                coalesce(v_step.max_attempts, v_flow.max_attempts),
                coalesce(v_step.base_delay, v_flow.base_delay), 3600,
                coalesce(v_step.timeout, v_flow.timeout), '[]', now(),
-               p_run_id, p_step_slug, i.idx, v_step.resources
+               p_run_id, p_step_slug, i.idx, v_step.resources,
+               v_step.resources IS NOT NULL
+                   OR EXISTS (SELECT 1 FROM pgflow_queue_limit l WHERE l.queue = v_step.queue)
         FROM items i ORDER BY i.idx
         RETURNING id, task_index
     )

@@ -38,12 +38,14 @@ BEGIN
         INSERT INTO pgflow_job (
             queue, task_name, args, kwargs, status, priority, run_at, attempts, failures,
             max_attempts, retry_delay, max_retry_delay, timeout, unique_key, errors, created_at,
-            resources, lock_key
+            resources, lock_key, gated
         ) VALUES (
             p_queue, p_task_name, p_args, p_kwargs, 'queued', p_priority,
             coalesce(p_run_at, now() + make_interval(secs => coalesce(p_delay, 0))), 0, 0,
             p_max_attempts, p_retry_delay, p_max_retry_delay, p_timeout, p_unique_key, '[]', now(),
-            v_resources, p_lock_key
+            v_resources, p_lock_key,
+            v_resources IS NOT NULL OR p_lock_key IS NOT NULL
+                OR EXISTS (SELECT 1 FROM pgflow_queue_limit l WHERE l.queue = p_queue)
         )
         ON CONFLICT (unique_key) WHERE status IN ('queued', 'started') AND unique_key IS NOT NULL
         DO NOTHING

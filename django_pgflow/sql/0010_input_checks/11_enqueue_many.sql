@@ -5,6 +5,8 @@ SET search_path FROM CURRENT
 AS $$
 DECLARE
     v_item record;
+    -- Jobs of queues with limits are gated (claim_gated): looked up once.
+    v_limited text[] := ARRAY(SELECT l.queue::text FROM pgflow_queue_limit l);
 BEGIN
     IF jsonb_typeof(p_jobs) IS DISTINCT FROM 'array' THEN
         RAISE EXCEPTION 'pgflow: enqueue_many takes a JSON array of jobs, got %', jsonb_typeof(p_jobs)
@@ -49,7 +51,7 @@ BEGIN
         INSERT INTO pgflow_job (
             queue, task_name, args, kwargs, status, priority, run_at, attempts, failures,
             max_attempts, retry_delay, max_retry_delay, timeout, errors, created_at,
-            resources, lock_key
+            resources, lock_key, gated
         )
         SELECT c.queue, c.j->>'task_name', coalesce(c.j->'args', '[]'), coalesce(c.j->'kwargs', '{}'),
                'queued', coalesce((c.j->>'priority')::integer, 0),
@@ -59,7 +61,9 @@ BEGIN
                coalesce((c.j->>'retry_delay')::float8, 1),
                coalesce((c.j->>'max_retry_delay')::float8, 3600),
                coalesce((c.j->>'timeout')::float8, 300), '[]', now(),
-               django_pgflow.check_resources(c.j->'resources'), nullif(c.j->>'lock_key', '')
+               django_pgflow.check_resources(c.j->'resources'), nullif(c.j->>'lock_key', ''),
+               c.j->'resources' IS NOT NULL AND c.j->'resources' NOT IN ('null', '{}')
+                   OR nullif(c.j->>'lock_key', '') IS NOT NULL OR c.queue = ANY (v_limited)
         FROM checked c ORDER BY c.o
         RETURNING pgflow_job.id
     )
