@@ -103,6 +103,7 @@ class Migration(migrations.Migration):
             model_name="job",
             name="gated",
             field=models.BooleanField(
+                db_default=False,
                 default=False,
                 help_text="Set by the database: the job has resources or a lock key, or its queue has limits, so only the gated claim may take it.",
             ),

@@ -91,6 +91,7 @@ class Job(models.Model):
     )
     gated = models.BooleanField(
         default=False,
+        db_default=False,
         help_text="Set by the database: the job has resources or a lock key, or its queue "
         "has limits, so only the gated claim may take it.",
     )

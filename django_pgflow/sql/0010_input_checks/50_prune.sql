@@ -20,13 +20,16 @@ BEGIN
         RAISE EXCEPTION 'pgflow: prune batch size must be >= 1, got %', coalesce(p_batch_size::text, 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- The batch is picked once, into an array: as an IN (subquery) the
+    -- planner may run the LIMITed pick more than once (the inner side of a
+    -- nested loop), deleting more than a batch per call.
     DELETE FROM pgflow_job
-    WHERE id IN (
+    WHERE id = ANY (ARRAY(
         SELECT id FROM pgflow_job
         WHERE status = p_status AND finished_at <= now() - make_interval(secs => p_older_than)
         LIMIT p_batch_size
         FOR UPDATE SKIP LOCKED
-    );
+    ));
     GET DIAGNOSTICS v_count = ROW_COUNT;
     RETURN v_count;
 END;
