@@ -154,12 +154,7 @@ def validate_declared_resources(resources: tuple[tuple[str, int], ...]) -> None:
 
 
 def validate_lock_key(key: Any) -> str:
-    if not isinstance(key, str) or not key or len(key) > 255 or "\x00" in key:
-        raise InvalidJobError(
-            f"lock_key must be a non-empty string of at most 255 characters without NUL, "
-            f"got {key!r:.80}."
-        )
-    return key
+    return validate_text(key, "lock_key")
 
 
 RATE_LIMIT_RE = re.compile(

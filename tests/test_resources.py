@@ -18,6 +18,7 @@ from django.test import override_settings
 from django_pgflow import enqueue_many
 from django_pgflow.exceptions import InvalidJobError
 from django_pgflow.models import Job
+from django_pgflow.status import contention_summary
 from testproject.example.models import Execution
 from testproject.example.tasks import gpu_hangs_first, record
 
@@ -124,15 +125,9 @@ def test_killed_holder_frees_the_gpu_after_its_lease_and_the_job_runs_elsewhere(
 
 
 def contention(kind: str, name: str) -> dict[str, Any]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT * FROM pgflow_contention WHERE kind = %s AND name = %s", [kind, name]
-        )
-        assert cursor.description is not None
-        columns = [c.name for c in cursor.description]
-        row = cursor.fetchone()
-    assert row is not None, f"no contention row for {kind} {name}"
-    return dict(zip(columns, row, strict=True))
+    rows = [r for r in contention_summary() if (r["kind"], r["name"]) == (kind, name)]
+    assert rows, f"no contention row for {kind} {name}"
+    return rows[0]
 
 
 def test_queue_concurrency_holds_across_three_processes(
@@ -216,7 +211,8 @@ def test_contention_view_and_status_show_holders_waiters_and_waits(worker_thread
         ({"resources": ["gpu"]}, "must be a dict"),
         ({"resources": {"GPU!": 1}}, "Invalid resource name"),
         ({"lock_key": ""}, "lock_key must be a non-empty string"),
-        ({"lock_key": "a\x00b"}, "lock_key must be a non-empty string"),
+        ({"lock_key": "a\x00b"}, "lock_key must not contain a NUL character"),
+        ({"lock_key": "\ud800"}, "lock_key must be valid UTF-8 text"),
     ],
 )
 def test_bad_gates_are_refused_at_the_call_site(options: dict[str, Any], message: str) -> None:
