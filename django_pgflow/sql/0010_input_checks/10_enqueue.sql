@@ -1,3 +1,9 @@
+-- enqueue() gains its argument checks, resources and a lock key. A second
+-- overload would make calls with the old twelve arguments ambiguous: replace
+-- the function.
+DROP FUNCTION IF EXISTS django_pgflow.enqueue(
+    text, text, jsonb, jsonb, integer, timestamptz, float8, integer, float8, float8, float8, text);
+
 CREATE OR REPLACE FUNCTION django_pgflow.enqueue(
     p_queue text,
     p_task_name text,
