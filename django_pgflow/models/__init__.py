@@ -7,7 +7,7 @@ illegal status transitions, whatever writes them.
 
 from .flows import FailurePolicy, FlowDefinition, StepDefinition, StepDependency, StepType
 from .jobs import FINISHED, JOB_TRANSITIONS, Job, JobStatus
-from .limits import QueueLimit, QueueRateBucket, Resource
+from .limits import QueueLimit, QueueRateShard, Resource, Slot
 from .periodic import PeriodicSchedule
 from .runs import RunStatus, StepState, StepStatus, StepTask, WorkflowRun
 from .workers import Worker, WorkerState
@@ -21,9 +21,10 @@ __all__ = [
     "JobStatus",
     "PeriodicSchedule",
     "QueueLimit",
-    "QueueRateBucket",
+    "QueueRateShard",
     "Resource",
     "RunStatus",
+    "Slot",
     "StepDefinition",
     "StepDependency",
     "StepState",

@@ -21,6 +21,14 @@ JOB_TRANSITIONS = [
 ]
 FINISHED = ("completed", "failed", "cancelled")
 
+# Its slots become free (a retired one, past a lowered capacity, stays out of
+# use: claims skip it and sync_slots drops it).
+RELEASE_FUNC = """
+UPDATE pgflow_slot SET job_id = NULL WHERE job_id = OLD.id;
+PERFORM pg_notify('django_pgflow', '*');
+RETURN NULL;
+"""
+
 GATE_FUNC = (
     "NEW.gated := NEW.resources IS NOT NULL OR NEW.lock_key IS NOT NULL "
     "OR EXISTS (SELECT 1 FROM pgflow_queue_limit l WHERE l.queue = NEW.queue); RETURN NEW;"
@@ -216,18 +224,20 @@ class Job(models.Model):
                 & pgtrigger.Q(old__status__df=pgtrigger.F("new__status")),
                 func=GATE_FUNC,
             ),
-            # A gated job that stops running frees what jobs of any queue may
-            # wait for: wake every worker ("*"; several in one transaction are
-            # delivered once). Plain jobs never fire it: the WHEN clause reads
-            # only the row.
+            # A gated job that stops running (completion, failure, timeout,
+            # cancellation, lease expiry) gives back its slots in the same
+            # transaction, so none can leak, and wakes every worker ("*";
+            # several in one transaction are delivered once): what it held
+            # may be what jobs of any queue wait for. Plain jobs never fire
+            # it: the WHEN clause reads only the row.
             pgtrigger.Trigger(
-                name="pgflow_job_notify_release",
+                name="pgflow_job_release",
                 when=pgtrigger.After,
                 operation=pgtrigger.Update,
                 condition=pgtrigger.Condition(
                     'OLD."status" = \'started\' AND NEW."status" <> \'started\' AND OLD."gated"'
                 ),
-                func="PERFORM pg_notify('django_pgflow', '*'); RETURN NULL;",
+                func=RELEASE_FUNC,
             ),
             pgtrigger.Trigger(
                 name="pgflow_job_notify_requeue",

@@ -1,14 +1,19 @@
 """Tables behind resources and queue limits: what the claim reads to gate jobs.
 
 Workers write them from ``PGFLOW["RESOURCES"]`` and ``PGFLOW["QUEUES"]`` at
-start (``django_pgflow.sync_limits``); the claim reads them. What a resource
-has in use is never stored: it is the sum over started jobs, so a job that
-finishes, fails, times out, is cancelled or loses its lease frees it by
-leaving ``started``, and nothing can leak.
+start (``django_pgflow.sync_limits``); the claim reads them.
+
+A capacity (a resource's, or a queue's concurrency cap) is a set of slot rows,
+one per unit: a claim takes free slots with ``FOR UPDATE SKIP LOCKED``, so
+claims of the same resource from many workers run and commit in parallel
+instead of queueing behind one lock. A job's slots are freed by the trigger
+that fires when it leaves ``started`` (completion, failure, timeout,
+cancellation, lease expiry), in the same transaction, so nothing can leak.
 """
 
 from __future__ import annotations
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models.functions import Now
 
@@ -52,24 +57,80 @@ class QueueLimit(models.Model):
         return f"limits of {self.queue}"
 
 
-class QueueRateBucket(models.Model):
-    """Starts of a rate-limited queue, counted per hundredth of its rate period.
+class Slot(models.Model):
+    """One unit of a resource's capacity or of a queue's concurrency cap.
 
-    The claim sums the buckets that overlap the window, the oldest one whole,
-    so it may count a few starts that already left the window (giving up at
-    most 1% of the rate) but never misses one: the limit is never exceeded.
+    ``job_id`` is the started job holding it (NULL: free). A capacity lowered
+    while its slots are held keeps them ``retired``: their jobs finish, and
+    until they do, claims give out that many fewer free slots; no claim takes
+    a retired slot, and the next ``sync_slots`` drops those that are free.
+    """
+
+    class Kind(models.TextChoices):
+        RESOURCE = "resource"
+        QUEUE = "queue"
+
+    # Few indexes, so that taking and freeing a slot stays cheap: the key,
+    # which the claim walks for free slots, the holders, and the (rare)
+    # retired slots.
+    pk = models.CompositePrimaryKey("kind", "name", "n")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    name = models.CharField(max_length=63)
+    n = models.IntegerField(help_text="The slot's number, from 1.")
+    job_id = models.BigIntegerField(null=True, blank=True)
+    retired = models.BooleanField(default=False, db_default=False)
+
+    class Meta:
+        db_table = "pgflow_slot"
+        indexes = [
+            models.Index(
+                fields=["job_id"],
+                name="pgflow_slot_job_idx",
+                condition=models.Q(job_id__isnull=False),
+            ),
+            models.Index(
+                fields=["kind", "name"],
+                name="pgflow_slot_retired_idx",
+                condition=models.Q(retired=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        holder = f"held by job {self.job_id}" if self.job_id else "free"
+        return f"{self.kind} {self.name} #{self.n} ({holder})"
+
+
+class QueueRateShard(models.Model):
+    """A share of a rate-limited queue's budget, with its own sliding window.
+
+    A queue limited to ``rate_count`` starts per ``rate_period`` has up to 8
+    shards whose budgets add up to ``rate_count``. A claim locks a shard with
+    ``SKIP LOCKED`` and spends its budget, moving on to the next shard when it
+    runs out: the shards never admit more than the whole budget in any window,
+    and claims of one queue no longer wait for each other's commit.
+    ``counts`` holds the starts of the last 101 buckets of a hundredth of the
+    period, by ``bucket % 101``: the bucket the window starts in counts whole,
+    so no start inside the window is missed (at most 1% of the rate is given up).
     """
 
     id = models.BigAutoField(primary_key=True)
     queue = models.CharField(max_length=63)
-    bucket = models.BigIntegerField(help_text="floor(epoch seconds / (rate_period / 100))")
-    starts = models.IntegerField()
+    shard = models.IntegerField()
+    budget = models.IntegerField()
+    last_bucket = models.BigIntegerField(default=0, db_default=0)
+    counts = ArrayField(models.IntegerField())
+    full_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the oldest start counted leaves the window of this spent shard: "
+        "until then claims pass it by without locking it.",
+    )
 
     class Meta:
-        db_table = "pgflow_queue_rate"
+        db_table = "pgflow_queue_rate_shard"
         constraints = [
-            models.UniqueConstraint(fields=["queue", "bucket"], name="pgflow_queue_rate_bucket")
+            models.UniqueConstraint(fields=["queue", "shard"], name="pgflow_queue_rate_shard_unit")
         ]
 
     def __str__(self) -> str:
-        return f"{self.starts} starts in {self.queue} bucket {self.bucket}"
+        return f"rate shard {self.shard} of {self.queue} (budget {self.budget})"

@@ -24,8 +24,9 @@ def sql_files(folder: str) -> list[Path]:
     return sorted(path.glob("*.sql"))
 
 
-def read_sql(folder: str) -> str:
-    return "\n\n".join(f.read_text() for f in sql_files(folder))
+def read_sql(folder: str, skip: tuple[str, ...] = ()) -> str:
+    """The folder's SQL as one script; ``skip`` names files to leave out."""
+    return "\n\n".join(f.read_text() for f in sql_files(folder) if f.name not in skip)
 
 
 class RunSQLFolder(migrations.RunSQL):

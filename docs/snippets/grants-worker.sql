@@ -13,8 +13,10 @@ GRANT SELECT, INSERT, UPDATE ON pgflow_flow TO myapp_worker;
 GRANT SELECT, INSERT, UPDATE, DELETE ON pgflow_step, pgflow_step_dep TO myapp_worker;
 -- Periodic schedules: synced at start, one tick claimed at a time.
 GRANT SELECT, INSERT, UPDATE ON pgflow_periodic TO myapp_worker;
--- Resources and queue limits: synced at start, read and logged by the claim.
-GRANT SELECT, INSERT, UPDATE, DELETE ON pgflow_resource, pgflow_queue_limit, pgflow_queue_rate
+-- Resources and queue limits: synced at start; their slots and rate shards
+-- are taken by the claim.
+GRANT SELECT, INSERT, UPDATE, DELETE ON pgflow_resource, pgflow_queue_limit, pgflow_slot,
+                                         pgflow_queue_rate_shard
     TO myapp_worker;
 -- pgflow_status: who holds and waits for resources, limits and lock keys.
 GRANT SELECT ON pgflow_contention TO myapp_worker;
