@@ -17,7 +17,8 @@ then measures, for the ``noop`` task of the example app:
    with the worker's fused ``django_pgflow.complete_and_claim`` (one round trip);
 5. a peer in the same run: pgqueuer (``pip install -e '.[bench]'``; skipped with a
    note when it is not installed) draining as many no-op jobs at batch 100 with one
-   ``QueueManager`` in this process, in its own database ``<database-name>_pgqueuer``.
+   ``QueueManager`` in this process, in its own database ``<database-name>_pgqueuer``,
+   right after each of our batch-100 drains, so that both meet the same neighbours.
 
 Every phase starts from an empty ``pgflow_job`` table. Drains run ``--repeat``
 times (the fastest counts: on a shared machine slow runs measure the neighbours)
@@ -413,66 +414,80 @@ async def _pgq_drain_once(
     return first, t0, t1, cpu, done
 
 
-async def _pgq_drains(
-    url: str, jobs: int, chunk: int, batch: int, repeat: int, timeout: float
-) -> tuple[list[Drain], list[float], str]:
+async def _pgq_install(url: str) -> None:
+    from pgqueuer import Queries
+
+    admin, close, _ = await _pgq_connect(url)
+    try:
+        await Queries(admin).install()  # pgqueuer's own installer (what `pgq install` runs)
+    finally:
+        await close()
+
+
+async def _pgq_fill_and_drain(
+    url: str, db: psycopg.Connection[Any], jobs: int, chunk: int, batch: int, timeout: float
+) -> tuple[Drain, float]:
+    """Empty pgqueuer's tables, enqueue ``jobs`` no-op jobs in chunks, drain them with one
+    QueueManager; returns the drain and the enqueue rate."""
     from pgqueuer import Queries
 
     admin, close_admin, driver_name = await _pgq_connect(url)
-    queries = Queries(admin)
-    await queries.install()  # pgqueuer's own installer (what `pgq install` runs)
-    drains: list[Drain] = []
-    enqueue_rates: list[float] = []
-    with psycopg.connect(url, autocommit=True, application_name="pgflow bench peer") as db:
-        for _ in range(repeat):
-            await queries.clear_queue()
-            await queries.clear_queue_log()
-            await queries.clear_statistics_log()
-            db.execute("VACUUM ANALYZE pgqueuer, pgqueuer_log")  # as reset() does for ours
-            started = time.perf_counter()
-            left = jobs
-            while left:
-                n = min(chunk, left)
-                ids = await queries.enqueue(["noop"] * n, [None] * n, [0] * n)
-                assert len(ids) == n
-                left -= n
-            enqueue_rates.append(jobs / (time.perf_counter() - started))
+    try:
+        queries = Queries(admin)
+        await queries.clear_queue()
+        await queries.clear_queue_log()
+        await queries.clear_statistics_log()
+        db.execute("VACUUM ANALYZE pgqueuer, pgqueuer_log")  # as reset() does for ours
+        started = time.perf_counter()
+        left = jobs
+        while left:
+            n = min(chunk, left)
+            ids = await queries.enqueue(["noop"] * n, [None] * n, [0] * n)
+            assert len(ids) == n
+            left -= n
+        enqueue_rate = jobs / (time.perf_counter() - started)
+    finally:
+        await close_admin()
 
-            first, t0, t1, cpu, done = await _pgq_drain_once(url, batch, timeout)
-            s = pgq_span(db)
-            d = Drain(
-                f"pgqueuer {pgqueuer_version()}, batch {batch} ({driver_name})",
-                jobs,
-                s["completed"],
-                s["seconds"],
-                t1 - (first or t0),
-                s["claims"],
-                s["reports"],
-                {"cpu": cpu, "run_seconds": t1 - t0, "executed": done},
-            )
-            drains.append(d)
-            console.print(
-                f"  {d.label}: [bold]{d.db_rate:,.0f} jobs/s[/] (DB span {d.db_seconds:.2f}s), "
-                f"{d.wall_rate:,.0f} jobs/s first job to run() return ({d.wall_seconds:.2f}s; "
-                f"run() {t1 - t0:.2f}s), CPU {cpu:.2f}s; {d.claims} picks "
-                f"(avg {d.completed / max(d.claims, 1):.1f} jobs), {d.reports} completion "
-                f"reports (avg {d.completed / max(d.reports, 1):.1f}); enqueue "
-                f"{enqueue_rates[-1]:,.0f} jobs/s"
-            )
-            if d.completed < jobs:
-                console.print(
-                    f"  [red]{d.label}: stopped after {timeout:.0f}s with {d.completed} of "
-                    f"{jobs} jobs completed[/]"
-                )
-                break
-    await close_admin()
-    return drains, enqueue_rates, driver_name
+    first, t0, t1, cpu, done = await _pgq_drain_once(url, batch, timeout)
+    s = pgq_span(db)
+    d = Drain(
+        f"pgqueuer {pgqueuer_version()}, batch {batch} ({driver_name})",
+        jobs,
+        s["completed"],
+        s["seconds"],
+        t1 - (first or t0),
+        s["claims"],
+        s["reports"],
+        {"cpu": cpu, "run_seconds": t1 - t0, "executed": done},
+    )
+    console.print(
+        f"  {d.label}: [bold]{d.db_rate:,.0f} jobs/s[/] (DB span {d.db_seconds:.2f}s), "
+        f"{d.wall_rate:,.0f} jobs/s first job to run() return ({d.wall_seconds:.2f}s; "
+        f"run() {t1 - t0:.2f}s), CPU {cpu:.2f}s; {d.claims} picks "
+        f"(avg {d.completed / max(d.claims, 1):.1f} jobs), {d.reports} completion "
+        f"reports (avg {d.completed / max(d.reports, 1):.1f}); enqueue {enqueue_rate:,.0f} jobs/s"
+    )
+    if d.completed < jobs:
+        console.print(
+            f"  [red]{d.label}: stopped after {timeout:.0f}s with {d.completed} of "
+            f"{jobs} jobs completed[/]"
+        )
+    return d, enqueue_rate
 
 
-def drain_pgqueuer(
-    server: str, dbname: str, jobs: int, chunk: int, repeat: int, timeout: float
-) -> tuple[Drain, float] | None:
-    """The peer, in its own database (dropped and recreated): best drain and enqueue rate."""
+def _run_async(coro: Coroutine[Any, Any, Any]) -> Any:
+    """On uvloop when it is installed, as pgqueuer's own benchmark runs."""
+    if importlib.util.find_spec("uvloop") is not None:
+        import uvloop
+
+        return uvloop.run(coro)
+    return asyncio.run(coro)
+
+
+def setup_pgqueuer(server: str, dbname: str) -> str | None:
+    """Recreate the peer's database and install pgqueuer's schema; its URL, or None (and
+    a note) when pgqueuer is not installed."""
     version = pgqueuer_version()
     if version is None:
         console.print(
@@ -482,13 +497,18 @@ def drain_pgqueuer(
         return None
     url = bench_url(server, dbname)
     recreate_database(url, dbname)
-    run: Callable[[Coroutine[Any, Any, Any]], Any] = asyncio.run
-    if importlib.util.find_spec("uvloop") is not None:  # pgqueuer's benchmark runs on uvloop
-        import uvloop
+    _run_async(_pgq_install(url))
+    console.print(f"  peer: pgqueuer {version} installed in {describe(url)}")
+    return url
 
-        run = uvloop.run
-    drains, enqueue_rates, _ = run(_pgq_drains(url, jobs, chunk, PEER_BATCH, repeat, timeout))
-    return best(drains), max(enqueue_rates)
+
+def drain_pgqueuer(url: str, jobs: int, chunk: int, timeout: float) -> tuple[Drain, float]:
+    """One peer run: fill pgqueuer's queue and drain it at batch ``PEER_BATCH``."""
+    with psycopg.connect(url, autocommit=True, application_name="pgflow bench peer") as db:
+        result: tuple[Drain, float] = _run_async(
+            _pgq_fill_and_drain(url, db, jobs, chunk, PEER_BATCH, timeout)
+        )
+    return result
 
 
 def wait_until(predicate: Any, timeout: float, what: str) -> Any:
@@ -638,6 +658,10 @@ def main() -> None:
         f"(plus any uncommitted changes); {load()}"
     )
 
+    peer_url = setup_pgqueuer(server, f"{args.database_name}_pgqueuer")
+    peer_runs: list[Drain] = []
+    peer_enqueue_rates: list[float] = []
+
     drains: list[Drain] = []
     enqueue_rates: list[float] = []
     for label, extra in [
@@ -663,6 +687,12 @@ def main() -> None:
                 f"(avg {d.completed / max(d.claims, 1):.1f} jobs), {d.reports} completion "
                 f"reports (avg {d.completed / max(d.reports, 1):.1f})"
             )
+            if peer_url is not None and extra:
+                # The peer right after each of our batch-100 runs, so that both see the
+                # same neighbours: the ratio is only as good as that.
+                p, rate = drain_pgqueuer(peer_url, args.jobs, args.chunk, args.drain_timeout)
+                peer_runs.append(p)
+                peer_enqueue_rates.append(rate)
             if partial:
                 break  # a drain this slow is not worth repeating
         drains.append(best(runs))
@@ -704,10 +734,6 @@ def main() -> None:
     bare.append(max(runs, key=lambda d: d.wall_rate))
     db.close()
 
-    peer_db = f"{args.database_name}_pgqueuer"
-    console.print(f"  peer: pgqueuer in {describe(bench_url(server, peer_db))}; {load()}")
-    peer = drain_pgqueuer(server, peer_db, args.jobs, args.chunk, args.repeat, args.drain_timeout)
-
     floor = bare[0].wall_rate
     title = f"django-pgflow queue benchmark ({args.jobs:,} noop jobs per drain"
     title += f", best of {args.repeat})" if args.repeat > 1 else ")"
@@ -741,12 +767,12 @@ def main() -> None:
     for b in bare:
         note = f" [red](stopped: {b.completed:,} done)[/]" if b.completed < b.jobs else ""
         table.add_row(b.label + note, f"{b.db_rate:,.0f}", f"{b.wall_rate:,.0f}", "", "", "")
-    if peer is None:
+    if not peer_runs:
         table.add_row(
             f"pgqueuer: skipped, not installed ({escape(PEER_INSTALL)})", "", "", "", "", ""
         )
     else:
-        p, peer_enqueue = peer
+        p, peer_enqueue = best(peer_runs), max(peer_enqueue_rates)
         note = f" [red](stopped: {p.completed:,} done)[/]" if p.completed < p.jobs else ""
         table.add_row(
             p.label + note,
