@@ -13,7 +13,12 @@ then measures, for the ``noop`` task of the example app:
 3. enqueue-to-start latency (``started_at - created_at``, database time) of
    single jobs enqueued one at a time to an idle, already running worker;
 4. a bare SQL reference: one psycopg connection that loops ``django_pgflow.claim`` +
-   ``django_pgflow.complete_many`` with no Python task execution at all.
+   ``django_pgflow.complete_many`` with no Python task execution at all, and the same
+   with the worker's fused ``django_pgflow.complete_and_claim`` (one round trip);
+5. a peer in the same run: pgqueuer (``pip install -e '.[bench]'``; skipped with a
+   note when it is not installed) draining as many no-op jobs at batch 100 with one
+   ``QueueManager`` in this process, in its own database ``<database-name>_pgqueuer``,
+   right after each of our batch-100 drains, so that both meet the same neighbours.
 
 Every phase starts from an empty ``pgflow_job`` table. Drains run ``--repeat``
 times (the fastest counts: on a shared machine slow runs measure the neighbours)
@@ -34,6 +39,8 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 sys.path.insert(0, str(ROOT))
 
 import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import importlib.util  # noqa: E402
 import os  # noqa: E402
 import platform  # noqa: E402
 import resource  # noqa: E402
@@ -41,6 +48,7 @@ import signal  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+from collections.abc import Awaitable, Callable, Coroutine  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from typing import Any  # noqa: E402
 from urllib.parse import urlsplit, urlunsplit  # noqa: E402
@@ -48,6 +56,7 @@ from urllib.parse import urlsplit, urlunsplit  # noqa: E402
 import psycopg  # noqa: E402
 from psycopg import sql as pgsql  # noqa: E402
 from rich.console import Console  # noqa: E402
+from rich.markup import escape  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/pgflow_bench"
@@ -67,6 +76,18 @@ COMPLETE_SQL = (
     "SELECT django_pgflow.complete_many(%s, %s, "
     "ARRAY(SELECT value FROM jsonb_array_elements(%s::jsonb)))"
 )
+
+# The worker's fused call (django_pgflow/worker/sql.py complete_and_claim), verbatim.
+FUSED_SQL = (
+    "SELECT late_id, id, queue, task_name, args, kwargs, attempts, priority, timeout, "
+    "run_id, task_index "
+    "FROM django_pgflow.complete_and_claim(%s, %s, %s, %s, %s::bigint[], %s::integer[], "
+    "ARRAY(SELECT value FROM jsonb_array_elements(%s::jsonb)), %s::bigint[])"
+)
+
+# The peer: pgqueuer, drained at this batch size by one QueueManager.
+PEER_BATCH = 100
+PEER_INSTALL = "pip install -e '.[bench]'  (pgqueuer and asyncpg)"
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 110)
 
@@ -263,6 +284,233 @@ def drain_bare_sql(
     return Drain(label, jobs, done, s["seconds"], wall, s["claims"], s["reports"])
 
 
+def int_array(values: list[int]) -> str:
+    """An array literal, as the worker sends it (django_pgflow/worker/sql.py _int_array)."""
+    return "{" + ",".join(map(str, values)) + "}"
+
+
+def drain_bare_fused(
+    db: psycopg.Connection[Any], url: str, jobs: int, batch: int, timeout: float
+) -> Drain:
+    """The SQL floor of the worker's own loop: ``complete_and_claim`` reports the last
+    batch and claims the next in one round trip and one commit; no Python task at all.
+
+    After ``timeout`` seconds it reports what it holds without claiming more.
+    """
+    with psycopg.connect(url, autocommit=True, application_name="pgflow bench fused") as conn:
+        (worker_id,) = one(
+            conn,
+            "SELECT django_pgflow.register_worker('bench', %s, '[]'::jsonb, %s)",
+            [os.getpid(), batch],
+        )
+        started = time.perf_counter()
+        deadline = started + timeout
+        done = 0
+        ids: list[int] = []
+        attempts: list[int] = []
+        while True:
+            limit = batch if time.perf_counter() < deadline else 0
+            results = "[" + ",".join("null" for _ in ids) + "]"
+            rows = conn.execute(
+                FUSED_SQL,
+                [worker_id, None, limit, 30.0, int_array(ids), int_array(attempts), results, "{}"],
+                prepare=True,
+            ).fetchall()
+            done += len(ids) - sum(1 for r in rows if r[0] is not None)
+            claimed = [r for r in rows if r[0] is None]
+            if not claimed:
+                break
+            ids = [r[1] for r in claimed]
+            attempts = [r[6] for r in claimed]
+        wall = time.perf_counter() - started
+        conn.execute("SELECT django_pgflow.stop_worker(%s)", [worker_id])
+    s = span(db, "status = 'completed'")
+    assert s["completed"] == done, (s, done)
+    label = f"bare SQL fused loop, batch {batch}"
+    if done < jobs:
+        console.print(f"  [red]{label}: stopped after {timeout:.0f}s with {done} of {jobs} done[/]")
+    return Drain(label, jobs, done, s["seconds"], wall, s["claims"], s["reports"])
+
+
+# -- the peer: pgqueuer ------------------------------------------------------
+
+
+def pgqueuer_version() -> str | None:
+    """pgqueuer's version, or None when it is not installed."""
+    if importlib.util.find_spec("pgqueuer") is None:
+        return None
+    from pgqueuer import __version__
+
+    return str(__version__)
+
+
+async def _pgq_connect(url: str) -> tuple[Any, Callable[[], Awaitable[None]], str]:
+    """A pgqueuer driver on a new connection, its close, and the driver's name.
+
+    asyncpg is the default driver of pgqueuer's own benchmark (tools/benchmark.py);
+    without it, pgqueuer's psycopg driver.
+    """
+    if importlib.util.find_spec("asyncpg") is not None:
+        import asyncpg
+        from pgqueuer import AsyncpgDriver
+
+        conn = await asyncpg.connect(dsn=url)
+        return AsyncpgDriver(conn), conn.close, f"asyncpg {asyncpg.__version__}"
+    from pgqueuer import PsycopgDriver
+
+    aconn = await psycopg.AsyncConnection.connect(url, autocommit=True)
+    return PsycopgDriver(aconn), aconn.close, f"psycopg {psycopg.__version__}"
+
+
+def pgq_span(db: psycopg.Connection[Any]) -> dict[str, Any]:
+    """pgqueuer's log table: one row per job for 'picked' and for 'successful', stamped
+    with now(), so this is the same DB span as ours (first claim to last completion)."""
+    completed, seconds, claims, reports = one(
+        db,
+        "SELECT count(*) FILTER (WHERE status = 'successful'), "
+        "extract(epoch FROM max(created) FILTER (WHERE status = 'successful') "
+        "- min(created) FILTER (WHERE status = 'picked'))::float8, "
+        "count(DISTINCT created) FILTER (WHERE status = 'picked'), "
+        "count(DISTINCT created) FILTER (WHERE status = 'successful') "
+        "FROM pgqueuer_log",
+    )
+    return {"completed": completed, "seconds": seconds or 0.0, "claims": claims, "reports": reports}
+
+
+async def _pgq_drain_once(
+    url: str, batch: int, timeout: float
+) -> tuple[float | None, float, float, float, int]:
+    """One QueueManager on its own connection drains the queue (drain mode, as pgqueuer's
+    own drain benchmark: it exits once the queue is empty and every completion is logged),
+    or is shut down after ``timeout`` seconds. Returns the first job's start, run()'s
+    start and return (perf_counter), its CPU seconds and the jobs it ran."""
+    from pgqueuer import Queries, QueueManager
+    from pgqueuer.models import Job
+    from pgqueuer.types import QueueExecutionMode
+
+    driver, close, _ = await _pgq_connect(url)
+    qm = QueueManager(Queries(driver))
+    first: float | None = None
+    done = 0
+
+    @qm.entrypoint("noop")
+    async def noop(job: Job) -> None:
+        nonlocal first, done
+        if first is None:
+            first = time.perf_counter()
+        done += 1
+
+    watchdog = asyncio.get_running_loop().call_later(timeout, qm.shutdown.set)
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    t0 = time.perf_counter()
+    try:
+        await qm.run(batch_size=batch, mode=QueueExecutionMode.drain)
+    finally:
+        t1 = time.perf_counter()
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        watchdog.cancel()
+        await close()
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return first, t0, t1, cpu, done
+
+
+async def _pgq_install(url: str) -> None:
+    from pgqueuer import Queries
+
+    admin, close, _ = await _pgq_connect(url)
+    try:
+        await Queries(admin).install()  # pgqueuer's own installer (what `pgq install` runs)
+    finally:
+        await close()
+
+
+async def _pgq_fill_and_drain(
+    url: str, db: psycopg.Connection[Any], jobs: int, chunk: int, batch: int, timeout: float
+) -> tuple[Drain, float]:
+    """Empty pgqueuer's tables, enqueue ``jobs`` no-op jobs in chunks, drain them with one
+    QueueManager; returns the drain and the enqueue rate."""
+    from pgqueuer import Queries
+
+    admin, close_admin, driver_name = await _pgq_connect(url)
+    try:
+        queries = Queries(admin)
+        await queries.clear_queue()
+        await queries.clear_queue_log()
+        await queries.clear_statistics_log()
+        db.execute("VACUUM ANALYZE pgqueuer, pgqueuer_log")  # as reset() does for ours
+        started = time.perf_counter()
+        left = jobs
+        while left:
+            n = min(chunk, left)
+            ids = await queries.enqueue(["noop"] * n, [None] * n, [0] * n)
+            assert len(ids) == n
+            left -= n
+        enqueue_rate = jobs / (time.perf_counter() - started)
+    finally:
+        await close_admin()
+
+    first, t0, t1, cpu, done = await _pgq_drain_once(url, batch, timeout)
+    s = pgq_span(db)
+    d = Drain(
+        f"pgqueuer {pgqueuer_version()}, batch {batch} ({driver_name})",
+        jobs,
+        s["completed"],
+        s["seconds"],
+        t1 - (first or t0),
+        s["claims"],
+        s["reports"],
+        {"cpu": cpu, "run_seconds": t1 - t0, "executed": done},
+    )
+    console.print(
+        f"  {d.label}: [bold]{d.db_rate:,.0f} jobs/s[/] (DB span {d.db_seconds:.2f}s), "
+        f"{d.wall_rate:,.0f} jobs/s first job to run() return ({d.wall_seconds:.2f}s; "
+        f"run() {t1 - t0:.2f}s), CPU {cpu:.2f}s; {d.claims} picks "
+        f"(avg {d.completed / max(d.claims, 1):.1f} jobs), {d.reports} completion "
+        f"reports (avg {d.completed / max(d.reports, 1):.1f}); enqueue {enqueue_rate:,.0f} jobs/s"
+    )
+    if d.completed < jobs:
+        console.print(
+            f"  [red]{d.label}: stopped after {timeout:.0f}s with {d.completed} of "
+            f"{jobs} jobs completed[/]"
+        )
+    return d, enqueue_rate
+
+
+def _run_async(coro: Coroutine[Any, Any, Any]) -> Any:
+    """On uvloop when it is installed, as pgqueuer's own benchmark runs."""
+    if importlib.util.find_spec("uvloop") is not None:
+        import uvloop
+
+        return uvloop.run(coro)
+    return asyncio.run(coro)
+
+
+def setup_pgqueuer(server: str, dbname: str) -> str | None:
+    """Recreate the peer's database and install pgqueuer's schema; its URL, or None (and
+    a note) when pgqueuer is not installed."""
+    version = pgqueuer_version()
+    if version is None:
+        console.print(
+            "  [yellow]pgqueuer not installed: peer skipped. To include it: "
+            f"{escape(PEER_INSTALL)}[/]"
+        )
+        return None
+    url = bench_url(server, dbname)
+    recreate_database(url, dbname)
+    _run_async(_pgq_install(url))
+    console.print(f"  peer: pgqueuer {version} installed in {describe(url)}")
+    return url
+
+
+def drain_pgqueuer(url: str, jobs: int, chunk: int, timeout: float) -> tuple[Drain, float]:
+    """One peer run: fill pgqueuer's queue and drain it at batch ``PEER_BATCH``."""
+    with psycopg.connect(url, autocommit=True, application_name="pgflow bench peer") as db:
+        result: tuple[Drain, float] = _run_async(
+            _pgq_fill_and_drain(url, db, jobs, chunk, PEER_BATCH, timeout)
+        )
+    return result
+
+
 def wait_until(predicate: Any, timeout: float, what: str) -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -410,6 +658,10 @@ def main() -> None:
         f"(plus any uncommitted changes); {load()}"
     )
 
+    peer_url = setup_pgqueuer(server, f"{args.database_name}_pgqueuer")
+    peer_runs: list[Drain] = []
+    peer_enqueue_rates: list[float] = []
+
     drains: list[Drain] = []
     enqueue_rates: list[float] = []
     for label, extra in [
@@ -435,6 +687,12 @@ def main() -> None:
                 f"(avg {d.completed / max(d.claims, 1):.1f} jobs), {d.reports} completion "
                 f"reports (avg {d.completed / max(d.reports, 1):.1f})"
             )
+            if peer_url is not None and extra:
+                # The peer right after each of our batch-100 runs, so that both see the
+                # same neighbours: the ratio is only as good as that.
+                p, rate = drain_pgqueuer(peer_url, args.jobs, args.chunk, args.drain_timeout)
+                peer_runs.append(p)
+                peer_enqueue_rates.append(rate)
             if partial:
                 break  # a drain this slow is not worth repeating
         drains.append(best(runs))
@@ -461,6 +719,19 @@ def main() -> None:
             if b.completed < b.jobs:
                 break
         bare.append(max(runs, key=lambda d: d.wall_rate))
+    runs = []
+    for _ in range(args.repeat):
+        reset(db)
+        enqueue_bulk(args.jobs, args.chunk)
+        b = drain_bare_fused(db, url, args.jobs, 100, args.drain_timeout)
+        runs.append(b)
+        console.print(
+            f"  {b.label}: [bold]{b.wall_rate:,.0f} jobs/s[/] client wall "
+            f"({b.wall_seconds:.2f}s), {b.db_rate:,.0f} jobs/s DB span"
+        )
+        if b.completed < b.jobs:
+            break
+    bare.append(max(runs, key=lambda d: d.wall_rate))
     db.close()
 
     floor = bare[0].wall_rate
@@ -496,6 +767,33 @@ def main() -> None:
     for b in bare:
         note = f" [red](stopped: {b.completed:,} done)[/]" if b.completed < b.jobs else ""
         table.add_row(b.label + note, f"{b.db_rate:,.0f}", f"{b.wall_rate:,.0f}", "", "", "")
+    if not peer_runs:
+        table.add_row(
+            f"pgqueuer: skipped, not installed ({escape(PEER_INSTALL)})", "", "", "", "", ""
+        )
+    else:
+        p, peer_enqueue = best(peer_runs), max(peer_enqueue_rates)
+        note = f" [red](stopped: {p.completed:,} done)[/]" if p.completed < p.jobs else ""
+        table.add_row(
+            p.label + note,
+            f"{p.db_rate:,.0f}",
+            f"{p.wall_rate:,.0f}",
+            "",
+            "",
+            "",
+        )
+        table.add_row(
+            f"pgqueuer enqueue, chunks of {args.chunk:,}", "", f"{peer_enqueue:,.0f}", "", "", ""
+        )
+        ours = drains[1]
+        table.add_row(
+            f"ours b=100 / pgqueuer b={PEER_BATCH}",
+            f"{ours.db_rate / p.db_rate:.2f}x",
+            "",
+            "",
+            "",
+            "",
+        )
     table.add_row(
         f"start latency p50 / p90 ({args.latency_jobs} single jobs, idle worker)",
         f"{lat['p50']:.2f} / {lat['p90']:.2f} ms",
@@ -511,7 +809,11 @@ def main() -> None:
         "process from start to exit (Django start-up and shutdown included), or the bare "
         "loop's client time. Bare SQL: django_pgflow.claim + django_pgflow.complete_many "
         "in a loop on one "
-        "connection, no task execution, no Django."
+        "connection, no task execution, no Django; fused: django_pgflow.complete_and_claim, "
+        "one round trip per batch. pgqueuer: one QueueManager (async no-op entrypoint, "
+        "drain mode) in this process; its DB span comes from pgqueuer_log ('picked' to "
+        "'successful'), its wall from the first job run to run() returning (no process "
+        "start-up, so not comparable with our wall); the ratio compares DB spans."
     )
     console.print(f"total {time.perf_counter() - begun:.0f}s; {load()}")
 
