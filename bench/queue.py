@@ -249,6 +249,16 @@ def drain_with_worker(
     )
 
 
+def register_bench_worker(conn: psycopg.Connection[Any], batch: int) -> int:
+    """A worker row for a bare loop, as the worker registers itself."""
+    (worker_id,) = one(
+        conn,
+        "SELECT django_pgflow.register_worker('bench', %s, '[]'::jsonb, %s)",
+        [os.getpid(), batch],
+    )
+    return int(worker_id)
+
+
 def drain_bare_sql(
     db: psycopg.Connection[Any], url: str, jobs: int, batch: int, timeout: float
 ) -> Drain:
@@ -257,11 +267,7 @@ def drain_bare_sql(
     Stops after ``timeout`` seconds, scoring what was done by then.
     """
     with psycopg.connect(url, autocommit=True, application_name="pgflow bench bare") as conn:
-        (worker_id,) = one(
-            conn,
-            "SELECT django_pgflow.register_worker('bench', %s, '[]'::jsonb, %s)",
-            [os.getpid(), batch],
-        )
+        worker_id = register_bench_worker(conn, batch)
         started = time.perf_counter()
         deadline = started + timeout
         done = 0
@@ -298,11 +304,7 @@ def drain_bare_fused(
     After ``timeout`` seconds it reports what it holds without claiming more.
     """
     with psycopg.connect(url, autocommit=True, application_name="pgflow bench fused") as conn:
-        (worker_id,) = one(
-            conn,
-            "SELECT django_pgflow.register_worker('bench', %s, '[]'::jsonb, %s)",
-            [os.getpid(), batch],
-        )
+        worker_id = register_bench_worker(conn, batch)
         started = time.perf_counter()
         deadline = started + timeout
         done = 0
