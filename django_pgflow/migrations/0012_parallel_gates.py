@@ -9,11 +9,11 @@ the key queued or started). The release trigger frees a job's slots when it
 leaves ``started``.
 """
 
-import django.contrib.postgres.fields
 import pgtrigger.compiler
 import pgtrigger.migrations
 from django.db import migrations, models
 
+import django_pgflow.models.limits
 from django_pgflow.sql import RunSQLFolder, read_sql
 
 # Back to 0011: the 0009 gate functions (the single advisory lock) and view,
@@ -43,12 +43,7 @@ class Migration(migrations.Migration):
                 ("shard", models.IntegerField()),
                 ("budget", models.IntegerField()),
                 ("last_bucket", models.BigIntegerField(db_default=0, default=0)),
-                (
-                    "counts",
-                    django.contrib.postgres.fields.ArrayField(
-                        base_field=models.IntegerField(), size=None
-                    ),
-                ),
+                ("counts", django_pgflow.models.limits.IntegerArrayField()),
                 (
                     "full_until",
                     models.DateTimeField(
@@ -134,13 +129,6 @@ class Migration(migrations.Migration):
             ),
         ),
         RunSQLFolder("0012_parallel_gates", reverse_sql=REVERSE_SQL),
-        # 0011's hardening again, for the functions created above: pg_temp last
-        # in their search_path, and no EXECUTE for PUBLIC (0011's per-schema
-        # default privileges cannot revoke the global default that grants it).
-        migrations.RunSQL(
-            read_sql("0011_security", skip=("20_security_definer.sql",)),
-            reverse_sql=migrations.RunSQL.noop,
-        ),
         # After the view above stopped reading it.
         migrations.DeleteModel(
             name="QueueRateBucket",

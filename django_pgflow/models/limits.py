@@ -13,9 +13,22 @@ cancellation, lease expiry), in the same transaction, so nothing can leak.
 
 from __future__ import annotations
 
-from django.contrib.postgres.fields import ArrayField
+from typing import Any
+
 from django.db import models
 from django.db.models.functions import Now
+
+
+class IntegerArrayField(models.Field):
+    """A PostgreSQL ``integer[]`` column, read and written as a list by psycopg.
+
+    Written only by the SQL functions; declared here so that migrations create
+    it, without asking projects to install ``django.contrib.postgres`` for
+    ``ArrayField`` (Django 6 checks that they do).
+    """
+
+    def db_type(self, connection: Any) -> str:
+        return "integer[]"
 
 
 class Resource(models.Model):
@@ -118,7 +131,7 @@ class QueueRateShard(models.Model):
     shard = models.IntegerField()
     budget = models.IntegerField()
     last_bucket = models.BigIntegerField(default=0, db_default=0)
-    counts = ArrayField(models.IntegerField())
+    counts = IntegerArrayField()
     full_until = models.DateTimeField(
         null=True,
         blank=True,
