@@ -129,6 +129,13 @@ class Migration(migrations.Migration):
             ),
         ),
         RunSQLFolder("0012_parallel_gates", reverse_sql=REVERSE_SQL),
+        # 0011's hardening again, for the functions created above: pg_temp last
+        # in their search_path, and no EXECUTE for PUBLIC (0011's per-schema
+        # default privileges cannot revoke the global default that grants it).
+        migrations.RunSQL(
+            read_sql("0011_security", skip=("20_security_definer.sql",)),
+            reverse_sql=migrations.RunSQL.noop,
+        ),
         # After the view above stopped reading it.
         migrations.DeleteModel(
             name="QueueRateBucket",
