@@ -128,6 +128,17 @@ class Migration(migrations.Migration):
                 name="pgflow_slot_retired_idx",
             ),
         ),
+        migrations.AddIndex(
+            model_name="job",
+            index=models.Index(
+                models.F("queue"),
+                models.OrderBy(models.F("priority"), descending=True),
+                models.F("run_at"),
+                models.F("id"),
+                condition=models.Q(("gated", True), ("status", "queued")),
+                name="pgflow_job_gated_queue_idx",
+            ),
+        ),
         RunSQLFolder("0012_parallel_gates", reverse_sql=REVERSE_SQL),
         # 0011's hardening again, for the functions created above: pg_temp last
         # in their search_path, and no EXECUTE for PUBLIC (0011's per-schema

@@ -160,6 +160,16 @@ class Job(models.Model):
                 name="pgflow_job_gated_idx",
                 condition=Q(status="queued", gated=True),
             ),
+            # ... and a worker's claim of a single queue (sql/0012), which must
+            # not walk the gated backlog of other queues.
+            models.Index(
+                "queue",
+                models.F("priority").desc(),
+                "run_at",
+                "id",
+                name="pgflow_job_gated_queue_idx",
+                condition=Q(status="queued", gated=True),
+            ),
             # Per-key serialisation: the earliest active job of a key goes first.
             models.Index(
                 "lock_key",

@@ -7,6 +7,9 @@ SET search_path FROM CURRENT
 AS $$
 DECLARE
     v_all boolean := p_queues IS NULL OR cardinality(p_queues) = 0;
+    -- A worker of one queue reads pgflow_job_gated_queue_idx, never the
+    -- gated backlog of other queues.
+    v_one text := CASE WHEN cardinality(p_queues) = 1 THEN p_queues[1] END;
     v_capped text[];            -- queues served here that have a concurrency cap
     v_rated text[];             -- ... and a rate limit
     v_closed text[] := '{}';    -- queues with nothing more for this claim
@@ -46,10 +49,14 @@ BEGIN
                SELECT l.queue::text FROM pgflow_queue_limit l
                WHERE (v_all OR l.queue = ANY (p_queues)) AND l.rate_count IS NOT NULL) END
     INTO v_capped, v_rated
-    FROM (SELECT EXISTS (
-        SELECT 1 FROM pgflow_job j
-        WHERE j.status = 'queued' AND j.gated AND j.run_at <= now()
-          AND (v_all OR j.queue = ANY (p_queues))) AS ready) r;
+    FROM (SELECT CASE WHEN v_one IS NULL THEN EXISTS (
+                     SELECT 1 FROM pgflow_job j
+                     WHERE j.status = 'queued' AND j.gated AND j.run_at <= now()
+                       AND (v_all OR j.queue = ANY (p_queues)))
+                 ELSE EXISTS (
+                     SELECT 1 FROM pgflow_job j
+                     WHERE j.status = 'queued' AND j.gated AND j.queue = v_one AND j.run_at <= now())
+                 END AS ready) r;
     IF v_capped IS NULL THEN
         RETURN;
     END IF;
@@ -63,24 +70,34 @@ BEGIN
     LOOP
         v_want := p_limit - cardinality(v_taken);
         EXIT WHEN v_want <= 0 OR cardinality(v_seen) >= 1000;
-        SELECT coalesce(array_agg(x.id ORDER BY x.priority DESC, x.run_at, x.id), '{}'),
-               array_agg(x.queue::text ORDER BY x.priority DESC, x.run_at, x.id),
-               array_agg(x.resources ORDER BY x.priority DESC, x.run_at, x.id),
-               array_agg(x.lock_key::text ORDER BY x.priority DESC, x.run_at, x.id)
-        INTO b_id, b_queue, b_res, b_key
-        FROM (
-            SELECT j.id, j.queue, j.resources, j.lock_key, j.priority, j.run_at
-            FROM pgflow_job j
-            WHERE j.status = 'queued' AND j.gated AND j.run_at <= now()
-              AND (v_all OR j.queue = ANY (p_queues))
-              AND NOT j.queue = ANY (v_closed)
-              AND (j.resources IS NULL OR NOT j.resources ?| v_exhausted)
-              AND (j.lock_key IS NULL OR NOT j.lock_key = ANY (v_keys))
-              AND NOT j.id = ANY (v_seen)
-            ORDER BY j.priority DESC, j.run_at, j.id
-            LIMIT v_want
-            FOR UPDATE SKIP LOCKED
-        ) x;
+        IF v_one IS NOT NULL THEN
+            b_id := ARRAY(
+                SELECT j.id FROM pgflow_job j
+                WHERE j.status = 'queued' AND j.gated AND j.queue = v_one AND j.run_at <= now()
+                  AND NOT j.queue = ANY (v_closed)
+                  AND (j.resources IS NULL OR NOT j.resources ?| v_exhausted)
+                  AND (j.lock_key IS NULL OR NOT j.lock_key = ANY (v_keys))
+                  AND NOT j.id = ANY (v_seen)
+                ORDER BY j.priority DESC, j.run_at, j.id
+                LIMIT v_want
+                FOR UPDATE SKIP LOCKED);
+        ELSE
+            b_id := ARRAY(
+                SELECT j.id FROM pgflow_job j
+                WHERE j.status = 'queued' AND j.gated AND j.run_at <= now()
+                  AND (v_all OR j.queue = ANY (p_queues))
+                  AND NOT j.queue = ANY (v_closed)
+                  AND (j.resources IS NULL OR NOT j.resources ?| v_exhausted)
+                  AND (j.lock_key IS NULL OR NOT j.lock_key = ANY (v_keys))
+                  AND NOT j.id = ANY (v_seen)
+                ORDER BY j.priority DESC, j.run_at, j.id
+                LIMIT v_want
+                FOR UPDATE SKIP LOCKED);
+        END IF;
+        SELECT array_agg(j.queue::text ORDER BY b.o), array_agg(j.resources ORDER BY b.o),
+               array_agg(j.lock_key::text ORDER BY b.o)
+        INTO b_queue, b_res, b_key
+        FROM unnest(b_id) WITH ORDINALITY AS b(id, o) JOIN pgflow_job j ON j.id = b.id;
         EXIT WHEN cardinality(b_id) = 0;
         v_seen := v_seen || b_id;
 
