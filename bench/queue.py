@@ -259,6 +259,17 @@ def register_bench_worker(conn: psycopg.Connection[Any], batch: int) -> int:
     return int(worker_id)
 
 
+def score_bare(
+    db: psycopg.Connection[Any], label: str, jobs: int, done: int, wall: float, timeout: float
+) -> Drain:
+    """A bare loop's drain, read from the job rows it completed."""
+    s = span(db, "status = 'completed'")
+    assert s["completed"] == done, (s, done)
+    if done < jobs:
+        console.print(f"  [red]{label}: stopped after {timeout:.0f}s with {done} of {jobs} done[/]")
+    return Drain(label, jobs, done, s["seconds"], wall, s["claims"], s["reports"])
+
+
 def drain_bare_sql(
     db: psycopg.Connection[Any], url: str, jobs: int, batch: int, timeout: float
 ) -> Drain:
@@ -282,12 +293,7 @@ def drain_bare_sql(
             done += len(applied)
         wall = time.perf_counter() - started
         conn.execute("SELECT django_pgflow.stop_worker(%s)", [worker_id])
-    s = span(db, "status = 'completed'")
-    assert s["completed"] == done, (s, done)
-    label = f"bare SQL loop, batch {batch}"
-    if done < jobs:
-        console.print(f"  [red]{label}: stopped after {timeout:.0f}s with {done} of {jobs} done[/]")
-    return Drain(label, jobs, done, s["seconds"], wall, s["claims"], s["reports"])
+    return score_bare(db, f"bare SQL loop, batch {batch}", jobs, done, wall, timeout)
 
 
 def int_array(values: list[int]) -> str:
@@ -326,12 +332,7 @@ def drain_bare_fused(
             attempts = [r[6] for r in claimed]
         wall = time.perf_counter() - started
         conn.execute("SELECT django_pgflow.stop_worker(%s)", [worker_id])
-    s = span(db, "status = 'completed'")
-    assert s["completed"] == done, (s, done)
-    label = f"bare SQL fused loop, batch {batch}"
-    if done < jobs:
-        console.print(f"  [red]{label}: stopped after {timeout:.0f}s with {done} of {jobs} done[/]")
-    return Drain(label, jobs, done, s["seconds"], wall, s["claims"], s["reports"])
+    return score_bare(db, f"bare SQL fused loop, batch {batch}", jobs, done, wall, timeout)
 
 
 # -- the peer: pgqueuer ------------------------------------------------------

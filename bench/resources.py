@@ -39,6 +39,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import math  # noqa: E402
 import os  # noqa: E402
 import subprocess  # noqa: E402
 import threading  # noqa: E402
@@ -263,7 +264,7 @@ def main() -> None:
             scenario.name,
             f"{r['jobs_s']:,.0f}",
             f"{r['claims_s']:,.0f}",
-            f"{cpu:.0f} us" if cpu == cpu else "n/a",
+            f"{cpu:.0f} us" if not math.isnan(cpu) else "n/a",
             f"{cost:.2f}x",
             verdict,
         )

@@ -94,11 +94,11 @@ BEGIN
                 LIMIT v_want
                 FOR UPDATE SKIP LOCKED);
         END IF;
+        EXIT WHEN cardinality(b_id) = 0;
         SELECT array_agg(j.queue::text ORDER BY b.o), array_agg(j.resources ORDER BY b.o),
                array_agg(j.lock_key::text ORDER BY b.o)
         INTO b_queue, b_res, b_key
         FROM unnest(b_id) WITH ORDINALITY AS b(id, o) JOIN pgflow_job j ON j.id = b.id;
-        EXIT WHEN cardinality(b_id) = 0;
         v_seen := v_seen || b_id;
 
         -- Jobs of one key run one at a time, in enqueue order. One statement,
