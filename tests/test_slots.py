@@ -1,5 +1,6 @@
 """Capacity as slot rows: what the claim takes, every way a job gives it back,
-a capacity changed while held, and many connections claiming at once.
+a capacity changed while held, deleted jobs, and many connections claiming
+at once.
 
 These drive the SQL functions the worker calls over real connections, so the
 claims race each other for real; test_resources.py runs the same gates
@@ -56,12 +57,20 @@ def complete(conn: psycopg.Connection[Any], jobs: list[tuple[int, int]]) -> None
     )
 
 
+# A slot is held while the attempt it was given to runs (docs/reference/sql.md).
+HELD = """
+    s.job_id IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM pgflow_job h WHERE h.id = s.job_id
+        AND (h.attempts > s.attempt OR (h.attempts = s.attempt AND h.status <> 'started')))
+"""
+
+
 def slots(conn: psycopg.Connection[Any], name: str = "gpu") -> tuple[int, int, int]:
     """(free, held, retired) slots of a resource."""
     row = conn.execute(
-        "SELECT count(*) FILTER (WHERE job_id IS NULL AND NOT retired),"
-        " count(*) FILTER (WHERE job_id IS NOT NULL), count(*) FILTER (WHERE retired)"
-        " FROM pgflow_slot WHERE kind = 'resource' AND name = %s",
+        f"SELECT count(*) FILTER (WHERE NOT ({HELD}) AND NOT s.retired),"
+        f" count(*) FILTER (WHERE {HELD}), count(*) FILTER (WHERE s.retired)"
+        " FROM pgflow_slot s WHERE s.kind = 'resource' AND s.name = %s",
         [name],
     ).fetchone()
     assert row is not None
@@ -134,14 +143,32 @@ def test_sync_adopts_running_holders_and_frees_slots_of_vanished_jobs() -> None:
         assert len(running) == 2
         # As on an install upgraded while jobs ran: the slots forget their
         # holders, and one names a job that no longer exists.
-        conn.execute("UPDATE pgflow_slot SET job_id = NULL")
-        conn.execute("UPDATE pgflow_slot SET job_id = -1 WHERE n = 1")
+        conn.execute("UPDATE pgflow_slot SET job_id = NULL, attempt = NULL")
+        conn.execute("UPDATE pgflow_slot SET job_id = -1, attempt = 1 WHERE n = 1")
         conn.execute("SELECT django_pgflow.sync_slots()")
         held = {
             r[0] for r in conn.execute("SELECT job_id FROM pgflow_slot WHERE job_id IS NOT NULL")
         }
         assert held == {job for job, _ in running}
         assert claim(conn, worker) == []
+
+
+def test_deleting_or_truncating_jobs_frees_the_slots_they_hold() -> None:
+    ids = gpu_jobs(4)
+    with sql_worker() as (conn, worker):
+        sync(conn, {"gpu": 2}, {})
+        running = claim(conn, worker)
+        assert slots(conn) == (0, 2, 0) and claim(conn, worker) == []
+        # A row gone shows no attempt over: the DELETE itself clears its slot.
+        conn.execute("DELETE FROM pgflow_job WHERE id = %s", [running[0][0]])
+        assert slots(conn) == (1, 1, 0)
+        assert len(claim(conn, worker)) == 1
+        conn.execute("TRUNCATE pgflow_job CASCADE")
+        assert slots(conn) == (2, 0, 0)
+        assert conn.execute(
+            "SELECT count(*) FROM pgflow_slot WHERE job_id IS NOT NULL"
+        ).fetchone() == (0,)
+    assert not Job.objects.filter(pk__in=ids).exists()
 
 
 def test_many_connections_claiming_at_once_never_oversubscribe_nor_reorder_a_key() -> None:

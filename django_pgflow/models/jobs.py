@@ -21,13 +21,12 @@ JOB_TRANSITIONS = [
 ]
 FINISHED = ("completed", "failed", "cancelled")
 
-# Its slots become free (a retired one, past a lowered capacity, stays out of
-# use: claims skip it and sync_slots drops it).
-RELEASE_FUNC = """
-UPDATE pgflow_slot SET job_id = NULL WHERE job_id = OLD.id;
-PERFORM pg_notify('django_pgflow', '*');
-RETURN NULL;
-"""
+# A slot given to an attempt is free once the job's row shows the attempt
+# over; a deleted job's row shows nothing, so its slots are cleared here.
+FREE_DELETED_FUNC = (
+    "UPDATE pgflow_slot s SET job_id = NULL, attempt = NULL "
+    "WHERE s.job_id IN (SELECT o.id FROM old_rows o WHERE o.gated); RETURN NULL;"
+)
 
 GATE_FUNC = (
     "NEW.gated := NEW.resources IS NOT NULL OR NEW.lock_key IS NOT NULL "
@@ -235,19 +234,19 @@ class Job(models.Model):
                 func=GATE_FUNC,
             ),
             # A gated job that stops running (completion, failure, timeout,
-            # cancellation, lease expiry) gives back its slots in the same
-            # transaction, so none can leak, and wakes every worker ("*";
-            # several in one transaction are delivered once): what it held
-            # may be what jobs of any queue wait for. Plain jobs never fire
-            # it: the WHEN clause reads only the row.
+            # cancellation, lease expiry) wakes every worker ("*"; several in
+            # one transaction are delivered once): what it held may be what
+            # jobs of any queue wait for. Its slots need no write: they are
+            # free as soon as this row shows the attempt over. Plain jobs
+            # never fire it: the WHEN clause reads only the row.
             pgtrigger.Trigger(
-                name="pgflow_job_release",
+                name="pgflow_job_notify_release",
                 when=pgtrigger.After,
                 operation=pgtrigger.Update,
                 condition=pgtrigger.Condition(
                     'OLD."status" = \'started\' AND NEW."status" <> \'started\' AND OLD."gated"'
                 ),
-                func=RELEASE_FUNC,
+                func="PERFORM pg_notify('django_pgflow', '*'); RETURN NULL;",
             ),
             pgtrigger.Trigger(
                 name="pgflow_job_notify_requeue",
@@ -256,6 +255,26 @@ class Job(models.Model):
                 condition=pgtrigger.Q(new__status="queued")
                 & pgtrigger.Q(old__status__df=pgtrigger.F("new__status")),
                 func="PERFORM pg_notify('django_pgflow', NEW.queue); RETURN NULL;",
+            ),
+            # Deleting jobs (pruning, or by hand) frees the slots they name;
+            # one set-based statement per DELETE. The transition table, not
+            # a look for missing rows, decides: a job inserted and given a
+            # slot after this statement's snapshot is never taken for gone.
+            pgtrigger.Trigger(
+                name="pgflow_job_free_deleted",
+                when=pgtrigger.After,
+                operation=pgtrigger.Delete,
+                level=pgtrigger.Statement,
+                referencing=pgtrigger.Referencing(old="old_rows"),
+                func=FREE_DELETED_FUNC,
+            ),
+            # TRUNCATE takes an exclusive lock on the table: no claim runs.
+            pgtrigger.Trigger(
+                name="pgflow_job_free_truncated",
+                when=pgtrigger.After,
+                operation=pgtrigger.Truncate,
+                level=pgtrigger.Statement,
+                func="UPDATE pgflow_slot SET job_id = NULL, attempt = NULL; RETURN NULL;",
             ),
         ]
 

@@ -6,9 +6,10 @@ start (``django_pgflow.sync_limits``); the claim reads them.
 A capacity (a resource's, or a queue's concurrency cap) is a set of slot rows,
 one per unit: a claim takes free slots with ``FOR UPDATE SKIP LOCKED``, so
 claims of the same resource from many workers run and commit in parallel
-instead of queueing behind one lock. A job's slots are freed by the trigger
-that fires when it leaves ``started`` (completion, failure, timeout,
-cancellation, lease expiry), in the same transaction, so nothing can leak.
+instead of queueing behind one lock. A slot is given to one attempt of a job
+and is free again as soon as the job's row shows that attempt over
+(completion, failure, timeout, cancellation, lease expiry): nothing has to
+free it, so nothing can leak.
 """
 
 from __future__ import annotations
@@ -73,43 +74,53 @@ class QueueLimit(models.Model):
 class Slot(models.Model):
     """One unit of a resource's capacity or of a queue's concurrency cap.
 
-    ``job_id`` is the started job holding it (NULL: free). A capacity lowered
-    while its slots are held keeps them ``retired``: their jobs finish, and
-    until they do, claims give out that many fewer free slots; no claim takes
-    a retired slot, and the next ``sync_slots`` drops those that are free.
+    A claim gives a free slot to the attempt it starts: ``job_id`` and
+    ``attempt``. The slot is held while that attempt runs and free once the
+    job's row shows it over (a later attempt, or this one no longer
+    ``started``), so nothing writes the slot when a job completes, fails,
+    times out, is cancelled or handed back: a slot cannot leak.
+    ``sync_slots`` clears the slots of attempts that are over. A capacity
+    lowered while its slots are held keeps them ``retired``: their jobs
+    finish, and until they do, claims give out that many fewer free slots;
+    no claim takes a retired slot, and ``sync_slots`` drops those that are free.
     """
 
     class Kind(models.TextChoices):
         RESOURCE = "resource"
         QUEUE = "queue"
 
-    # Few indexes, so that taking and freeing a slot stays cheap: the key,
-    # which the claim walks for free slots, the holders, and the (rare)
-    # retired slots.
+    # Only the key, which the claim walks for free slots, and the (rare)
+    # retired slots are indexed: giving a slot out changes no indexed column,
+    # so it is a HOT update.
     pk = models.CompositePrimaryKey("kind", "name", "n")
     kind = models.CharField(max_length=8, choices=Kind.choices)
     name = models.CharField(max_length=63)
     n = models.IntegerField(help_text="The slot's number, from 1.")
     job_id = models.BigIntegerField(null=True, blank=True)
+    attempt = models.IntegerField(
+        null=True, blank=True, help_text="The attempt of job_id the slot was given to."
+    )
     retired = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         db_table = "pgflow_slot"
         indexes = [
             models.Index(
-                fields=["job_id"],
-                name="pgflow_slot_job_idx",
-                condition=models.Q(job_id__isnull=False),
-            ),
-            models.Index(
                 fields=["kind", "name"],
                 name="pgflow_slot_retired_idx",
                 condition=models.Q(retired=True),
             ),
         ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(job_id__isnull=True, attempt__isnull=True)
+                | models.Q(job_id__isnull=False, attempt__isnull=False),
+                name="pgflow_slot_holder_attempt",
+            ),
+        ]
 
     def __str__(self) -> str:
-        holder = f"held by job {self.job_id}" if self.job_id else "free"
+        holder = f"given to job {self.job_id} attempt {self.attempt}" if self.job_id else "free"
         return f"{self.kind} {self.name} #{self.n} ({holder})"
 
 

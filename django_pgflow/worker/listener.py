@@ -13,7 +13,7 @@ from .connection import connect
 logger = logging.getLogger("django_pgflow.worker")
 
 # The payload that wakes every worker, whatever its queues: a gated job freed
-# what jobs of any queue may be waiting for (the trigger pgflow_job_release).
+# what jobs of any queue may be waiting for (the trigger pgflow_job_notify_release).
 WAKE_ALL = "*"
 
 CHANNEL = "django_pgflow"

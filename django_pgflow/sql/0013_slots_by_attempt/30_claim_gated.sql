@@ -1,0 +1,284 @@
+-- A slot names the attempt that holds it: (job_id, attempt). It is held while
+-- that attempt runs and free as soon as the job's row shows the attempt over
+-- (a later attempt, or the same attempt no longer 'started'), so nothing
+-- writes the slot when a job stops: no release trigger, and no way to leak.
+-- The check is written out where a slot is locked (here and in sync_slots):
+-- a shared SQL function would carry its own search_path and never be inlined.
+--
+-- Why it is safe under concurrency: a slot found free here but taken since is
+-- re-checked, by FOR UPDATE, on its latest version (J, a) against this
+-- statement's snapshot, in which J is still queued at attempt a - 1 (or not
+-- yet visible at all): both read as held, so one slot never goes twice.
+CREATE OR REPLACE FUNCTION django_pgflow.claim_gated(
+    p_queues text[], p_limit integer, OUT ids bigint[], OUT started_at timestamptz
+)
+LANGUAGE plpgsql VOLATILE
+SET search_path FROM CURRENT
+-- Called by claim() only, whose SET enable_* / jit / plan_cache_mode hold here.
+-- The row estimates of unnest() and jsonb_each_text() are a hundred times
+-- the batch: without these, the slot UPDATE below hashes the whole slot
+-- table rather than look up the few slots it gives out by key, and every
+-- call sizes hash tables for thousands of rows.
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+SET enable_hashagg = off
+SET enable_memoize = off
+AS $$
+DECLARE
+    v_all boolean := p_queues IS NULL OR cardinality(p_queues) = 0;
+    -- A worker of one queue reads pgflow_job_gated_queue_idx, never the
+    -- gated backlog of other queues.
+    v_one text := CASE WHEN cardinality(p_queues) = 1 THEN p_queues[1] END;
+    v_capped text[];            -- queues served here that have a concurrency cap
+    v_rated text[];             -- ... and a rate limit
+    v_closed text[] := '{}';    -- queues with nothing more for this claim
+    v_exhausted text[] := '{}'; -- resources with no free slot for this claim
+    v_keys text[] := '{}';      -- lock keys taken or found busy here
+    v_seen bigint[] := '{}';    -- jobs locked here (SKIP LOCKED does not skip our own)
+    v_taken bigint[] := '{}';
+    v_taken_queue text[] := '{}';
+    b_id bigint[];
+    b_queue text[];
+    b_res jsonb[];
+    b_key text[];
+    b_attempt integer[];
+    b_blocked boolean[];
+    v_pick bigint[];
+    v_partial bigint[];
+    v_shut text[];
+    v_want integer;
+    v_left integer;
+    v_drop bigint[] := '{}';
+    v_now timestamptz;
+    q text;
+BEGIN
+    ids := v_taken;
+    -- No lock is shared by all claims: every gate is a row locked FOR UPDATE
+    -- SKIP LOCKED (the job, a free slot per unit of capacity it needs, a rate
+    -- shard), so claims of one GPU or one queue from many workers run and
+    -- commit side by side. Jobs come in batches in claim order, set-based;
+    -- a batch whose jobs cannot all start is followed by another, up to 1000
+    -- jobs looked at per claim.
+    LOOP
+        v_want := p_limit - cardinality(v_taken);
+        EXIT WHEN v_want <= 0 OR cardinality(v_seen) >= 1000;
+
+        -- The batch, its rows, and whether an earlier job of each one's lock
+        -- key is queued or started, in one statement: one snapshot sees that
+        -- earlier job either queued or started (a claim in flight still
+        -- shows it queued), never neither. Of the two picks, the one not
+        -- asked for stops at its one-time filter; each matches one index
+        -- under a generic plan. The limited queues are listed the first time
+        -- a batch is not empty (the common empty claim reads no more).
+        WITH one_queue AS (
+            SELECT j.id, j.queue, j.resources, j.lock_key, j.attempts, j.priority, j.run_at
+            FROM pgflow_job j
+            WHERE v_one IS NOT NULL
+              AND j.status = 'queued' AND j.gated AND j.queue = v_one AND j.run_at <= now()
+              AND NOT j.queue = ANY (v_closed)
+              AND (j.resources IS NULL OR NOT j.resources ?| v_exhausted)
+              AND (j.lock_key IS NULL OR NOT j.lock_key = ANY (v_keys))
+              AND NOT j.id = ANY (v_seen)
+            ORDER BY j.priority DESC, j.run_at, j.id
+            LIMIT v_want
+            FOR UPDATE SKIP LOCKED
+        ), any_queue AS (
+            SELECT j.id, j.queue, j.resources, j.lock_key, j.attempts, j.priority, j.run_at
+            FROM pgflow_job j
+            WHERE v_one IS NULL
+              AND j.status = 'queued' AND j.gated AND j.run_at <= now()
+              AND (v_all OR j.queue = ANY (p_queues))
+              AND NOT j.queue = ANY (v_closed)
+              AND (j.resources IS NULL OR NOT j.resources ?| v_exhausted)
+              AND (j.lock_key IS NULL OR NOT j.lock_key = ANY (v_keys))
+              AND NOT j.id = ANY (v_seen)
+            ORDER BY j.priority DESC, j.run_at, j.id
+            LIMIT v_want
+            FOR UPDATE SKIP LOCKED
+        ), batch AS (
+            SELECT * FROM one_queue UNION ALL SELECT * FROM any_queue
+        )
+        SELECT coalesce(array_agg(j.id ORDER BY j.priority DESC, j.run_at, j.id), '{}'),
+               array_agg(j.queue::text ORDER BY j.priority DESC, j.run_at, j.id),
+               array_agg(j.resources ORDER BY j.priority DESC, j.run_at, j.id),
+               array_agg(j.lock_key::text ORDER BY j.priority DESC, j.run_at, j.id),
+               array_agg(j.attempts ORDER BY j.priority DESC, j.run_at, j.id),
+               array_agg(j.lock_key IS NOT NULL AND EXISTS (
+                             SELECT 1 FROM pgflow_job o
+                             WHERE o.lock_key = j.lock_key AND o.id <> j.id
+                               AND (o.status = 'started' OR (o.status = 'queued' AND o.id < j.id)))
+                         ORDER BY j.priority DESC, j.run_at, j.id),
+               CASE WHEN v_capped IS NULL AND count(*) > 0 THEN ARRAY(
+                   SELECT l.queue::text FROM pgflow_queue_limit l
+                   WHERE (v_all OR l.queue = ANY (p_queues)) AND l.concurrency IS NOT NULL)
+               ELSE v_capped END,
+               CASE WHEN v_rated IS NULL AND count(*) > 0 THEN ARRAY(
+                   SELECT l.queue::text FROM pgflow_queue_limit l
+                   WHERE (v_all OR l.queue = ANY (p_queues)) AND l.rate_count IS NOT NULL)
+               ELSE v_rated END
+        INTO b_id, b_queue, b_res, b_key, b_attempt, b_blocked, v_capped, v_rated
+        FROM batch j;
+        EXIT WHEN cardinality(b_id) = 0;
+        v_seen := v_seen || b_id;
+
+        -- A rated queue met here is open unless all its shards are spent
+        -- (read without locks): its jobs are taken as if it were, and their
+        -- starts reserved, or the jobs dropped, at the end.
+        IF b_queue && v_rated THEN
+            v_closed := v_closed || ARRAY(
+                SELECT DISTINCT x FROM unnest(b_queue) x
+                WHERE x = ANY (v_rated) AND NOT x = ANY (v_closed)
+                  AND NOT EXISTS (SELECT 1 FROM pgflow_queue_rate_shard h
+                                  WHERE h.queue = x
+                                    AND (h.full_until IS NULL OR h.full_until <= clock_timestamp())));
+        END IF;
+
+        IF b_queue && v_capped OR cardinality(array_remove(b_res, NULL)) > 0 THEN
+            -- Lock and give out free slots in one statement: each pool's
+            -- units wanted by the batch, in claim order, get its free slots
+            -- in slot order. A job starts if every unit it needs got one;
+            -- a job turned down still counts in the pools it did fit, so this
+            -- may take fewer than a job-by-job pass would, never more. A pool
+            -- short of slots is shut for this claim. Slots retired by a
+            -- lowered capacity but still held keep as many free ones out of
+            -- use (locked here, not given), so what runs never exceeds the
+            -- new capacity.
+            WITH need AS (
+                SELECT u.id, u.attempt, u.kind, u.name,
+                       row_number() OVER (PARTITION BY u.kind, u.name ORDER BY u.o, u.g) AS rn
+                FROM (
+                    SELECT b.id, b.attempt, b.o, 'resource'::text AS kind, x.key AS name, g
+                    FROM unnest(b_id, b_queue, b_res, b_attempt, b_blocked)
+                         WITH ORDINALITY AS b(id, queue, res, attempt, blocked, o)
+                    CROSS JOIN LATERAL jsonb_each_text(b.res) x
+                    CROSS JOIN LATERAL generate_series(1, x.value::integer) g
+                    WHERE b.res IS NOT NULL AND NOT b.blocked AND NOT b.queue = ANY (v_closed)
+                    UNION ALL
+                    SELECT b.id, b.attempt, b.o, 'queue', b.queue, 1
+                    FROM unnest(b_id, b_queue, b_attempt, b_blocked)
+                         WITH ORDINALITY AS b(id, queue, attempt, blocked, o)
+                    WHERE b.queue = ANY (v_capped) AND NOT b.blocked AND NOT b.queue = ANY (v_closed)
+                ) u
+            ), wanted AS (
+                SELECT n.kind, n.name, count(*)::integer AS units,
+                       (SELECT count(*) FROM pgflow_slot r
+                        WHERE r.kind = n.kind AND r.name = n.name AND r.retired AND r.job_id IS NOT NULL
+                          AND NOT EXISTS (SELECT 1 FROM pgflow_job h WHERE h.id = r.job_id
+                                          AND (h.attempts > r.attempt
+                                               OR (h.attempts = r.attempt AND h.status <> 'started')))
+                       )::integer AS retired,
+                       (SELECT 1 + pg_backend_pid() % max(s.n) FROM pgflow_slot s
+                        WHERE s.kind = n.kind AND s.name = n.name) AS start
+                FROM need n GROUP BY n.kind, n.name
+            ), given AS (
+                -- Free slots, numbered past the retired ones held, matched to
+                -- the units in claim order. Each session looks from a slot of
+                -- its own onwards, then wraps: the slots its last batch
+                -- just finished with come first (fewer holders to look up),
+                -- and concurrent claims seldom reach for the same slots.
+                SELECT w.kind, w.name, f.n, n.id, n.attempt, n.rn
+                FROM wanted w CROSS JOIN LATERAL (
+                    SELECT f.n, row_number() OVER (ORDER BY f.wrapped, f.n) - w.retired AS rn
+                    FROM (SELECT a.n, a.wrapped FROM (
+                              SELECT s.n, false AS wrapped FROM pgflow_slot s
+                              WHERE s.kind = w.kind AND s.name = w.name AND s.n >= w.start AND NOT s.retired
+                                AND (s.job_id IS NULL OR EXISTS (
+                                         SELECT 1 FROM pgflow_job h WHERE h.id = s.job_id
+                                         AND (h.attempts > s.attempt
+                                              OR (h.attempts = s.attempt AND h.status <> 'started'))))
+                              ORDER BY s.n
+                              LIMIT w.units + w.retired
+                              FOR UPDATE SKIP LOCKED) a
+                          UNION ALL
+                          SELECT b.n, b.wrapped FROM (
+                              SELECT s.n, true AS wrapped FROM pgflow_slot s
+                              WHERE s.kind = w.kind AND s.name = w.name AND s.n < w.start AND NOT s.retired
+                                AND (s.job_id IS NULL OR EXISTS (
+                                         SELECT 1 FROM pgflow_job h WHERE h.id = s.job_id
+                                         AND (h.attempts > s.attempt
+                                              OR (h.attempts = s.attempt AND h.status <> 'started'))))
+                              ORDER BY s.n
+                              LIMIT w.units + w.retired
+                              FOR UPDATE SKIP LOCKED) b
+                          LIMIT w.units + w.retired) f
+                ) f
+                JOIN need n ON n.kind = w.kind AND n.name = w.name AND n.rn = f.rn
+            ), give AS (
+                -- Run to completion whether read or not.
+                UPDATE pgflow_slot s SET job_id = g.id, attempt = g.attempt + 1
+                FROM given g WHERE s.kind = g.kind AND s.name = g.name AND s.n = g.n
+            ), short AS (
+                SELECT n.id, n.kind || ':' || n.name AS pool FROM need n
+                WHERE NOT EXISTS (SELECT 1 FROM given g
+                                  WHERE g.kind = n.kind AND g.name = n.name AND g.rn = n.rn)
+            )
+            SELECT ARRAY(SELECT b.id FROM unnest(b_id, b_queue, b_blocked) WITH ORDINALITY AS b(id, queue, blocked, o)
+                         WHERE NOT b.blocked AND NOT b.queue = ANY (v_closed)
+                           AND NOT EXISTS (SELECT 1 FROM short t WHERE t.id = b.id)
+                         ORDER BY b.o),
+                   ARRAY(SELECT DISTINCT t.id FROM short t),
+                   ARRAY(SELECT DISTINCT t.pool FROM short t)
+            INTO v_pick, v_partial, v_shut;
+            IF cardinality(v_partial) > 0 THEN
+                -- Turned down: what they did get goes back.
+                UPDATE pgflow_slot s SET job_id = NULL, attempt = NULL WHERE s.job_id = ANY (v_partial);
+            END IF;
+            IF cardinality(v_shut) > 0 THEN
+                v_exhausted := v_exhausted || ARRAY(SELECT substr(x, 10) FROM unnest(v_shut) x
+                                                    WHERE x LIKE 'resource:%');
+                v_closed := v_closed || ARRAY(SELECT substr(x, 7) FROM unnest(v_shut) x
+                                              WHERE x LIKE 'queue:%');
+            END IF;
+        ELSE
+            v_pick := ARRAY(SELECT b.id FROM unnest(b_id, b_queue, b_blocked) WITH ORDINALITY AS b(id, queue, blocked, o)
+                            WHERE NOT b.blocked AND NOT b.queue = ANY (v_closed) ORDER BY b.o);
+        END IF;
+        v_taken := v_taken || v_pick;
+        IF b_queue && v_rated THEN
+            v_taken_queue := v_taken_queue || ARRAY(
+                SELECT b.queue FROM unnest(b_id, b_queue) WITH ORDINALITY AS b(id, queue, o)
+                WHERE b.id = ANY (v_pick) ORDER BY b.o);
+        END IF;
+
+        -- A short batch was all there was; a full one may hide more behind it.
+        EXIT WHEN cardinality(b_id) < v_want OR cardinality(v_taken) >= p_limit;
+        IF cardinality(array_remove(b_key, NULL)) > 0 THEN
+            v_keys := v_keys || ARRAY(
+                SELECT b.lock_key FROM unnest(b_id, b_key, b_blocked) AS b(id, lock_key, blocked)
+                WHERE b.lock_key IS NOT NULL AND (b.blocked OR b.id = ANY (v_pick)));
+        END IF;
+    END LOOP;
+    -- Jobs and slots locked here but not taken stay locked until this claim
+    -- commits: other claims skip them, which only delays them to the next
+    -- wake-up or poll.
+
+    -- The start time to record, read after every check above: later than
+    -- any finish those checks saw committed, so the recorded intervals of
+    -- one slot never overlap. Rate windows are counted at this same time.
+    v_now := clock_timestamp();
+    IF cardinality(v_taken_queue) > 0 THEN
+        FOREACH q IN ARRAY ARRAY(SELECT DISTINCT x FROM unnest(v_taken_queue) x WHERE x = ANY (v_rated)) LOOP
+            v_want := (SELECT count(*) FROM unnest(v_taken_queue) x WHERE x = q);
+            v_left := v_want - django_pgflow.reserve_rate(q, v_want, v_now);
+            IF v_left > 0 THEN
+                -- The window filled since the look above: the last jobs of
+                -- this queue wait for a later claim, and give back the slots
+                -- given to them here.
+                v_drop := v_drop || ARRAY(
+                    SELECT t.id FROM unnest(v_taken, v_taken_queue) WITH ORDINALITY AS t(id, queue, i)
+                    WHERE t.queue = q ORDER BY t.i DESC LIMIT v_left);
+            END IF;
+        END LOOP;
+    END IF;
+    IF cardinality(v_drop) > 0 THEN
+        UPDATE pgflow_slot s SET job_id = NULL, attempt = NULL WHERE s.job_id = ANY (v_drop);
+        v_taken := ARRAY(SELECT t.id FROM unnest(v_taken) WITH ORDINALITY AS t(id, i)
+                         WHERE NOT t.id = ANY (v_drop) ORDER BY t.i);
+    END IF;
+    ids := v_taken;
+    started_at := v_now;
+END;
+$$;
+
+COMMENT ON FUNCTION django_pgflow.claim_gated(text[], integer) IS
+'claim()''s gated path: picks up to p_limit ready gated jobs (that need resources, hold a lock key, or belong to a queue with limits), only while what they need is free: a free slot per unit of each resource and of the queue''s concurrency cap (given to the attempt about to start), no started or earlier queued job with the same lock key, starts left in the queue''s rate window. Every gate is a row locked FOR UPDATE SKIP LOCKED, so concurrent claims do not wait for each other. Returns the ids and the start time to record for them.';
