@@ -66,8 +66,11 @@ def run_gpu_jobs(
     ids = enqueue_many(
         record.using(resources={"gpu": 1}).s(f"gpu{capacity}-{i}", sleep=0.15) for i in range(count)
     )
+    # One thread each: a capacity of 2 is then only reached by two processes
+    # holding the GPU at once (a process with two threads could take both
+    # units and, reclaiming as it reports, keep them).
     workers = [
-        worker_process("--concurrency", "2", overrides={"RESOURCES": {"gpu": capacity}})
+        worker_process("--concurrency", "1", overrides={"RESOURCES": {"gpu": capacity}})
         for _ in range(3)
     ]
     wait_for(lambda: all_completed(ids), timeout=120)

@@ -135,6 +135,47 @@ def test_every_way_out_of_started_gives_the_slot_back() -> None:
         assert Job.objects.filter(pk__in=ids, status="started").count() == 1
 
 
+def test_every_way_a_gated_job_stops_wakes_every_worker_and_a_plain_one_does_not() -> None:
+    gpu_jobs(6, max_attempts=2)
+    plain = enqueue_many([record.using(queue="emails").s("plain")])
+    with sql_worker() as (conn, worker), sql_worker() as (listener, _):
+        sync(conn, {"gpu": 1}, {})
+        listener.execute("LISTEN django_pgflow")
+
+        def woken() -> list[str]:
+            return [n.payload for n in listener.notifies(timeout=0.5)]
+
+        def take() -> tuple[int, int]:
+            got = claim(conn, worker, limit=1)
+            assert len(got) == 1
+            woken()  # what the claim itself sent, if anything
+            return got[0]
+
+        complete(conn, [take()])  # complete_many, as the worker does
+        assert woken() == ["*"]
+        job, attempt = take()
+        conn.execute("SELECT django_pgflow.complete(%s, %s)", [job, attempt])
+        assert woken() == ["*"]
+        job, attempt = take()
+        conn.execute(
+            "SELECT django_pgflow.fail(%s, %s, %s)", [job, attempt, Jsonb({"message": "x"})]
+        )
+        assert "*" in woken()
+        job, _ = take()
+        conn.execute("SELECT django_pgflow.cancel(%s)", [job])
+        assert woken() == ["*"]
+
+        with sql_worker(["emails"]) as (plain_conn, plain_worker):
+            got = plain_conn.execute(
+                "SELECT id, attempts FROM django_pgflow.claim(%s, ARRAY['emails'], 10)",
+                [plain_worker],
+            ).fetchall()
+            assert [j for j, _ in got] == plain
+            woken()
+            complete(plain_conn, [(j, a) for j, a in got])
+            assert woken() == []
+
+
 def test_sync_adopts_running_holders_and_frees_slots_of_vanished_jobs() -> None:
     gpu_jobs(4)
     with sql_worker() as (conn, worker):

@@ -6,29 +6,30 @@ third of what gating cost the claim path. A slot now records ``(job_id,
 attempt)`` and is free as soon as the job's row shows that attempt over (a
 later attempt, or the same one no longer ``started``). Claims lock and give
 out slots in one statement, a HOT update now that no indexed column changes.
-Deleting jobs clears the slots they name (a statement trigger); the row
-trigger that stays only wakes workers.
+Deleting jobs clears the slots they name (a statement trigger). Completing a
+gated job wakes the workers from ``complete_many`` and ``complete``; the row
+trigger left wakes them on the other ways out of ``started``.
 """
 
 import pgtrigger.compiler
 import pgtrigger.migrations
 from django.db import migrations, models
 
-from django_pgflow.sql import RunSQLFolder, read_sql
+from django_pgflow.sql import SQL_DIR, RunSQLFolder, read_sql
 
-# 0012 held a slot exactly while job_id was set: the slots given to attempts
-# that are over are cleared first. Then 0012's functions, hardened again.
+# Back to 0012: its functions, and the completions of 0002 and 0004 (which
+# left the wake-up to 0012's trigger), hardened again. (The slots given to
+# attempts that are over are cleared further down, by CLEAR_OVER.)
 REVERSE_SQL = "\n\n".join(
     [
-        read_sql(
-            "0012_parallel_gates",
-            skip=(
-                "10_rate_window.sql",
-                "11_reserve_rate.sql",
-                "21_sync_limits.sql",
-                "40_contention.sql",
-                "90_adopt.sql",
-            ),
+        *(
+            (SQL_DIR / folder / name).read_text()
+            for folder, name in [
+                ("0012_parallel_gates", "20_sync_slots.sql"),
+                ("0012_parallel_gates", "30_claim_gated.sql"),
+                ("0002_queue_functions", "30_complete.sql"),
+                ("0004_workflow_functions", "51_complete_many.sql"),
+            ]
         ),
         read_sql("0011_security", skip=("20_security_definer.sql",)),
     ]
@@ -73,9 +74,9 @@ class Migration(migrations.Migration):
             trigger=pgtrigger.compiler.Trigger(
                 name="pgflow_job_notify_release",
                 sql=pgtrigger.compiler.UpsertTriggerSql(
-                    condition='WHEN (OLD."status" = \'started\' AND NEW."status" <> \'started\' AND OLD."gated")',
+                    condition="WHEN (OLD.\"status\" = 'started' AND NEW.\"status\" NOT IN ('started', 'completed') AND OLD.\"gated\")",
                     func="PERFORM pg_notify('django_pgflow', '*'); RETURN NULL;",
-                    hash="0f224044111fa6741a3b5c5c0e4f7a1a8c3fb31b",
+                    hash="6c1b07e375420b61b51fa88f210a3944642cff0a",
                     operation="UPDATE",
                     pgid="pgtrigger_pgflow_job_notify_release_9ad84",
                     table="pgflow_job",

@@ -233,18 +233,22 @@ class Job(models.Model):
                 & pgtrigger.Q(old__status__df=pgtrigger.F("new__status")),
                 func=GATE_FUNC,
             ),
-            # A gated job that stops running (completion, failure, timeout,
-            # cancellation, lease expiry) wakes every worker ("*"; several in
-            # one transaction are delivered once): what it held may be what
-            # jobs of any queue wait for. Its slots need no write: they are
-            # free as soon as this row shows the attempt over. Plain jobs
-            # never fire it: the WHEN clause reads only the row.
+            # A gated job that stops running otherwise than by completing
+            # (failure, timeout, cancellation, lease expiry, hand-back) wakes
+            # every worker ("*"; several in one transaction are delivered
+            # once): what it held may be what jobs of any queue wait for.
+            # Completions send the same wake-up from complete_many and
+            # complete, a call per statement rather than a trigger call per
+            # job. Its slots need no write: they are free as soon as this row
+            # shows the attempt over. Plain jobs never fire it: the WHEN
+            # clause reads only the row.
             pgtrigger.Trigger(
                 name="pgflow_job_notify_release",
                 when=pgtrigger.After,
                 operation=pgtrigger.Update,
                 condition=pgtrigger.Condition(
-                    'OLD."status" = \'started\' AND NEW."status" <> \'started\' AND OLD."gated"'
+                    'OLD."status" = \'started\''
+                    ' AND NEW."status" NOT IN (\'started\', \'completed\') AND OLD."gated"'
                 ),
                 func="PERFORM pg_notify('django_pgflow', '*'); RETURN NULL;",
             ),

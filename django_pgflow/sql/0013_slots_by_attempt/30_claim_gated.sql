@@ -53,6 +53,28 @@ DECLARE
     q text;
 BEGIN
     ids := v_taken;
+    -- The common case: nothing gated is ready in these queues (one probe of
+    -- an index that holds only gated jobs). The limited queues are listed in
+    -- the same statement, only when something is.
+    SELECT CASE WHEN r.ready THEN ARRAY(
+               SELECT l.queue::text FROM pgflow_queue_limit l
+               WHERE (v_all OR l.queue = ANY (p_queues)) AND l.concurrency IS NOT NULL) END,
+           CASE WHEN r.ready THEN ARRAY(
+               SELECT l.queue::text FROM pgflow_queue_limit l
+               WHERE (v_all OR l.queue = ANY (p_queues)) AND l.rate_count IS NOT NULL) END
+    INTO v_capped, v_rated
+    FROM (SELECT CASE WHEN v_one IS NULL THEN EXISTS (
+                     SELECT 1 FROM pgflow_job j
+                     WHERE j.status = 'queued' AND j.gated AND j.run_at <= now()
+                       AND (v_all OR j.queue = ANY (p_queues)))
+                 ELSE EXISTS (
+                     SELECT 1 FROM pgflow_job j
+                     WHERE j.status = 'queued' AND j.gated AND j.queue = v_one AND j.run_at <= now())
+                 END AS ready) r;
+    IF v_capped IS NULL THEN
+        RETURN;
+    END IF;
+
     -- No lock is shared by all claims: every gate is a row locked FOR UPDATE
     -- SKIP LOCKED (the job, a free slot per unit of capacity it needs, a rate
     -- shard), so claims of one GPU or one queue from many workers run and
@@ -68,8 +90,7 @@ BEGIN
         -- earlier job either queued or started (a claim in flight still
         -- shows it queued), never neither. Of the two picks, the one not
         -- asked for stops at its one-time filter; each matches one index
-        -- under a generic plan. The limited queues are listed the first time
-        -- a batch is not empty (the common empty claim reads no more).
+        -- under a generic plan.
         WITH one_queue AS (
             SELECT j.id, j.queue, j.resources, j.lock_key, j.attempts, j.priority, j.run_at
             FROM pgflow_job j
@@ -95,29 +116,18 @@ BEGIN
             ORDER BY j.priority DESC, j.run_at, j.id
             LIMIT v_want
             FOR UPDATE SKIP LOCKED
-        ), batch AS (
-            SELECT * FROM one_queue UNION ALL SELECT * FROM any_queue
         )
-        SELECT coalesce(array_agg(j.id ORDER BY j.priority DESC, j.run_at, j.id), '{}'),
-               array_agg(j.queue::text ORDER BY j.priority DESC, j.run_at, j.id),
-               array_agg(j.resources ORDER BY j.priority DESC, j.run_at, j.id),
-               array_agg(j.lock_key::text ORDER BY j.priority DESC, j.run_at, j.id),
-               array_agg(j.attempts ORDER BY j.priority DESC, j.run_at, j.id),
+        -- The arrays follow the sorted subquery's order (one sort, not one
+        -- per array).
+        SELECT coalesce(array_agg(j.id), '{}'), array_agg(j.queue::text), array_agg(j.resources),
+               array_agg(j.lock_key::text), array_agg(j.attempts),
                array_agg(j.lock_key IS NOT NULL AND EXISTS (
-                             SELECT 1 FROM pgflow_job o
-                             WHERE o.lock_key = j.lock_key AND o.id <> j.id
-                               AND (o.status = 'started' OR (o.status = 'queued' AND o.id < j.id)))
-                         ORDER BY j.priority DESC, j.run_at, j.id),
-               CASE WHEN v_capped IS NULL AND count(*) > 0 THEN ARRAY(
-                   SELECT l.queue::text FROM pgflow_queue_limit l
-                   WHERE (v_all OR l.queue = ANY (p_queues)) AND l.concurrency IS NOT NULL)
-               ELSE v_capped END,
-               CASE WHEN v_rated IS NULL AND count(*) > 0 THEN ARRAY(
-                   SELECT l.queue::text FROM pgflow_queue_limit l
-                   WHERE (v_all OR l.queue = ANY (p_queues)) AND l.rate_count IS NOT NULL)
-               ELSE v_rated END
-        INTO b_id, b_queue, b_res, b_key, b_attempt, b_blocked, v_capped, v_rated
-        FROM batch j;
+                   SELECT 1 FROM pgflow_job o
+                   WHERE o.lock_key = j.lock_key AND o.id <> j.id
+                     AND (o.status = 'started' OR (o.status = 'queued' AND o.id < j.id))))
+        INTO b_id, b_queue, b_res, b_key, b_attempt, b_blocked
+        FROM (SELECT * FROM one_queue UNION ALL SELECT * FROM any_queue
+              ORDER BY priority DESC, run_at, id) j;
         EXIT WHEN cardinality(b_id) = 0;
         v_seen := v_seen || b_id;
 
