@@ -247,8 +247,8 @@ class Job(models.Model):
                 when=pgtrigger.After,
                 operation=pgtrigger.Update,
                 condition=pgtrigger.Condition(
-                    'OLD."status" = \'started\''
-                    ' AND NEW."status" NOT IN (\'started\', \'completed\') AND OLD."gated"'
+                    "OLD.\"status\" = 'started'"
+                    " AND NEW.\"status\" NOT IN ('started', 'completed') AND OLD.\"gated\""
                 ),
                 func="PERFORM pg_notify('django_pgflow', '*'); RETURN NULL;",
             ),
