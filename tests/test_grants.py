@@ -139,6 +139,11 @@ from django_pgflow.queue.api import enqueue_many
 from testproject.example.tasks import record
 jobs = [record.enqueue(key="web-1").pk, record.using(unique_key="web:2").enqueue(key="web-2").pk]
 jobs += enqueue_many([record.s(key="web-3"), record.s(key="web-4")])
+# Gated: the worker role claims these through slots and pgflow_slot_state.
+jobs += enqueue_many([
+    record.using(resources={"gpu": 1}).s(key="web-5"),
+    record.using(queue="limited", lock_key="web").s(key="web-6"),
+])
 runs = [start_flow("linear_chain", {"n": 1}).pk, start_flow("square_sum", {"numbers": [1, 2]}).pk]
 print(json.dumps({"jobs": jobs, "runs": runs}))
 """
@@ -148,16 +153,16 @@ def test_a_web_role_enqueues_and_a_worker_role_runs_everything(roles):
     sync_flows()  # as the owner: the web role only reads definitions
     output = manage(roles.web, roles, "shell", "-c", WEB_SCRIPT)
     made = json.loads(next(line for line in output.splitlines() if line.startswith('{"jobs"')))
-    assert Job.objects.filter(pk__in=made["jobs"], status="queued").count() == 4
+    assert Job.objects.filter(pk__in=made["jobs"], status="queued").count() == 6
 
     log = manage(roles.worker, roles, "runworkers", "--burst", "-v", "3")
     assert "burst: nothing ready or running" in log
 
-    assert Job.objects.filter(pk__in=made["jobs"], status="completed").count() == 4
+    assert Job.objects.filter(pk__in=made["jobs"], status="completed").count() == 6
     runs = WorkflowRun.objects.filter(pk__in=made["runs"])
     assert sorted(runs.values_list("status", flat=True)) == ["completed", "completed"]
     assert runs.get(flow_slug="square_sum").output == {"total": {"squares": [1, 4], "total": 5}}
-    assert Execution.objects.filter(task="record").count() == 4
+    assert Execution.objects.filter(task="record").count() == 6
 
     pruned = manage(roles.worker, roles, "pgflow_prune", "--older-than", "0")
     assert "pruned:" in pruned

@@ -57,20 +57,12 @@ def complete(conn: psycopg.Connection[Any], jobs: list[tuple[int, int]]) -> None
     )
 
 
-# A slot is held while the attempt it was given to runs (docs/reference/sql.md).
-HELD = """
-    s.job_id IS NOT NULL AND NOT EXISTS (
-        SELECT 1 FROM pgflow_job h WHERE h.id = s.job_id
-        AND (h.attempts > s.attempt OR (h.attempts = s.attempt AND h.status <> 'started')))
-"""
-
-
 def slots(conn: psycopg.Connection[Any], name: str = "gpu") -> tuple[int, int, int]:
     """(free, held, retired) slots of a resource."""
     row = conn.execute(
-        f"SELECT count(*) FILTER (WHERE NOT ({HELD}) AND NOT s.retired),"
-        f" count(*) FILTER (WHERE {HELD}), count(*) FILTER (WHERE s.retired)"
-        " FROM pgflow_slot s WHERE s.kind = 'resource' AND s.name = %s",
+        "SELECT count(*) FILTER (WHERE NOT held AND NOT retired), count(*) FILTER (WHERE held),"
+        " count(*) FILTER (WHERE retired) FROM pgflow_slot_state"
+        " WHERE kind = 'resource' AND name = %s",
         [name],
     ).fetchone()
     assert row is not None
@@ -210,6 +202,27 @@ def test_deleting_or_truncating_jobs_frees_the_slots_they_hold() -> None:
             "SELECT count(*) FROM pgflow_slot WHERE job_id IS NOT NULL"
         ).fetchone() == (0,)
     assert not Job.objects.filter(pk__in=ids).exists()
+
+
+def test_jobs_the_rate_window_turns_away_give_back_the_slots_they_were_given() -> None:
+    ids = enqueue_many(record.using(queue="limited").s(f"rated-{i}") for i in range(6))
+    with sql_worker() as (conn, worker):
+        limits = {"limited": {"concurrency": 5, "rate_count": 3, "rate_period": 60}}
+        sync(conn, {}, limits)
+        # The shards are open, so five jobs get a queue slot each; the rate
+        # window then admits three: the other two are dropped from the claim.
+        first = claim(conn, worker)
+        assert len(first) == 3
+        assert [j for j, _ in first] == ids[:3]
+        held = conn.execute(
+            "SELECT count(*) FROM pgflow_slot_state WHERE kind = 'queue' AND name = 'limited'"
+            " AND held"
+        ).fetchone()
+        assert held == (3,)
+        assert claim(conn, worker) == []  # the window is spent
+        complete(conn, first)
+        assert claim(conn, worker) == []  # slots are free, the window still spent
+        assert Job.objects.filter(pk__in=ids, status="queued").count() == 3
 
 
 def test_many_connections_claiming_at_once_never_oversubscribe_nor_reorder_a_key() -> None:

@@ -4,8 +4,9 @@
 UPDATE of ``pgflow_slot`` (and of its holder index) per finished job, about a
 third of what gating cost the claim path. A slot now records ``(job_id,
 attempt)`` and is free as soon as the job's row shows that attempt over (a
-later attempt, or the same one no longer ``started``). Claims lock and give
-out slots in one statement, a HOT update now that no indexed column changes.
+later attempt, or the same one no longer ``started``): the view
+``pgflow_slot_state`` says so. Claims lock and give out slots in one
+statement, a HOT update now that no indexed column changes.
 Deleting jobs clears the slots they name (a statement trigger). Completing a
 gated job wakes the workers from ``complete_many`` and ``complete``; the row
 trigger left wakes them on the other ways out of ``started``.
@@ -17,11 +18,12 @@ from django.db import migrations, models
 
 from django_pgflow.sql import SQL_DIR, RunSQLFolder, read_sql
 
-# Back to 0012: its functions, and the completions of 0002 and 0004 (which
-# left the wake-up to 0012's trigger), hardened again. (The slots given to
-# attempts that are over are cleared further down, by CLEAR_OVER.)
+# Back to 0012: no slot view; its functions, and the completions of 0002 and
+# 0004 (which left the wake-up to 0012's trigger), hardened again. (The slots
+# given to attempts that are over are cleared further down, by CLEAR_OVER.)
 REVERSE_SQL = "\n\n".join(
     [
+        "DROP VIEW pgflow_slot_state;",
         *(
             (SQL_DIR / folder / name).read_text()
             for folder, name in [

@@ -14,9 +14,10 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON pgflow_step, pgflow_step_dep TO myapp_wo
 -- Periodic schedules: synced at start, one tick claimed at a time.
 GRANT SELECT, INSERT, UPDATE ON pgflow_periodic TO myapp_worker;
 -- Resources and queue limits: synced at start; their slots and rate shards
--- are taken by the claim.
+-- are taken by the claim, which reads slots through pgflow_slot_state.
 GRANT SELECT, INSERT, UPDATE, DELETE ON pgflow_resource, pgflow_queue_limit, pgflow_slot,
                                          pgflow_queue_rate_shard
     TO myapp_worker;
+GRANT SELECT, UPDATE ON pgflow_slot_state TO myapp_worker;
 -- pgflow_status: who holds and waits for resources, limits and lock keys.
 GRANT SELECT ON pgflow_contention TO myapp_worker;

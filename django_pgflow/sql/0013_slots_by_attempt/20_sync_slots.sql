@@ -14,11 +14,12 @@ BEGIN
     -- Workers starting together all call this: one at a time.
     PERFORM pg_advisory_xact_lock(7236385167162739);
 
-    -- Slots that name an attempt over (or a job deleted) are free: clear
-    -- them, so that what the table shows is what is held. They are locked
-    -- first, so the check runs in a snapshot taken after any claim that was
-    -- giving them out committed: a new holder is never cleared. Slots locked
-    -- by others (being given out right now) are left alone.
+    -- Slots that name an attempt over, or a job gone, are cleared, so that
+    -- job_id shows only what is held. Unlike pgflow_slot_state (which a
+    -- claim reads), a job not found counts as gone here: the slots are
+    -- locked first, so the check runs in a snapshot taken after any claim
+    -- that was giving them out committed, and sees its job. Slots locked by
+    -- others (being given out right now) are left alone.
     v_held := ARRAY(SELECT s.ctid FROM pgflow_slot s WHERE s.job_id IS NOT NULL
                     FOR UPDATE SKIP LOCKED);
     UPDATE pgflow_slot s SET job_id = NULL, attempt = NULL

@@ -1,14 +1,5 @@
--- A slot names the attempt that holds it: (job_id, attempt). It is held while
--- that attempt runs and free as soon as the job's row shows the attempt over
--- (a later attempt, or the same attempt no longer 'started'), so nothing
--- writes the slot when a job stops: no release trigger, and no way to leak.
--- The check is written out where a slot is locked (here and in sync_slots):
--- a shared SQL function would carry its own search_path and never be inlined.
---
--- Why it is safe under concurrency: a slot found free here but taken since is
--- re-checked, by FOR UPDATE, on its latest version (J, a) against this
--- statement's snapshot, in which J is still queued at attempt a - 1 (or not
--- yet visible at all): both read as held, so one slot never goes twice.
+-- Slots are read through pgflow_slot_state (10_slot_state.sql): its held
+-- column says whether the attempt a slot was given to still runs.
 CREATE OR REPLACE FUNCTION django_pgflow.claim_gated(
     p_queues text[], p_limit integer, OUT ids bigint[], OUT started_at timestamptz
 )
@@ -36,7 +27,9 @@ DECLARE
     v_keys text[] := '{}';      -- lock keys taken or found busy here
     v_seen bigint[] := '{}';    -- jobs locked here (SKIP LOCKED does not skip our own)
     v_taken bigint[] := '{}';
-    v_taken_queue text[] := '{}';
+    -- the jobs taken of rate-limited queues, and their queues, in claim order
+    v_rated_taken bigint[] := '{}';
+    v_rated_queue text[] := '{}';
     b_id bigint[];
     b_queue text[];
     b_res jsonb[];
@@ -44,7 +37,7 @@ DECLARE
     b_attempt integer[];
     b_blocked boolean[];
     v_pick bigint[];
-    v_partial bigint[];
+    v_down bigint[];
     v_shut text[];
     v_want integer;
     v_left integer;
@@ -171,12 +164,9 @@ BEGIN
                 ) u
             ), wanted AS (
                 SELECT n.kind, n.name, count(*)::integer AS units,
-                       (SELECT count(*) FROM pgflow_slot r
-                        WHERE r.kind = n.kind AND r.name = n.name AND r.retired AND r.job_id IS NOT NULL
-                          AND NOT EXISTS (SELECT 1 FROM pgflow_job h WHERE h.id = r.job_id
-                                          AND (h.attempts > r.attempt
-                                               OR (h.attempts = r.attempt AND h.status <> 'started')))
-                       )::integer AS retired,
+                       (SELECT count(*) FROM pgflow_slot_state r
+                        WHERE r.kind = n.kind AND r.name = n.name AND r.retired AND r.held)::integer
+                           AS retired,
                        (SELECT 1 + pg_backend_pid() % max(s.n) FROM pgflow_slot s
                         WHERE s.kind = n.kind AND s.name = n.name) AS start
                 FROM need n GROUP BY n.kind, n.name
@@ -190,23 +180,17 @@ BEGIN
                 FROM wanted w CROSS JOIN LATERAL (
                     SELECT f.n, row_number() OVER (ORDER BY f.wrapped, f.n) - w.retired AS rn
                     FROM (SELECT a.n, a.wrapped FROM (
-                              SELECT s.n, false AS wrapped FROM pgflow_slot s
-                              WHERE s.kind = w.kind AND s.name = w.name AND s.n >= w.start AND NOT s.retired
-                                AND (s.job_id IS NULL OR EXISTS (
-                                         SELECT 1 FROM pgflow_job h WHERE h.id = s.job_id
-                                         AND (h.attempts > s.attempt
-                                              OR (h.attempts = s.attempt AND h.status <> 'started'))))
+                              SELECT s.n, false AS wrapped FROM pgflow_slot_state s
+                              WHERE s.kind = w.kind AND s.name = w.name AND s.n >= w.start
+                                AND NOT s.retired AND NOT s.held
                               ORDER BY s.n
                               LIMIT w.units + w.retired
                               FOR UPDATE SKIP LOCKED) a
                           UNION ALL
                           SELECT b.n, b.wrapped FROM (
-                              SELECT s.n, true AS wrapped FROM pgflow_slot s
-                              WHERE s.kind = w.kind AND s.name = w.name AND s.n < w.start AND NOT s.retired
-                                AND (s.job_id IS NULL OR EXISTS (
-                                         SELECT 1 FROM pgflow_job h WHERE h.id = s.job_id
-                                         AND (h.attempts > s.attempt
-                                              OR (h.attempts = s.attempt AND h.status <> 'started'))))
+                              SELECT s.n, true AS wrapped FROM pgflow_slot_state s
+                              WHERE s.kind = w.kind AND s.name = w.name AND s.n < w.start
+                                AND NOT s.retired AND NOT s.held
                               ORDER BY s.n
                               LIMIT w.units + w.retired
                               FOR UPDATE SKIP LOCKED) b
@@ -228,10 +212,10 @@ BEGIN
                          ORDER BY b.o),
                    ARRAY(SELECT DISTINCT t.id FROM short t),
                    ARRAY(SELECT DISTINCT t.pool FROM short t)
-            INTO v_pick, v_partial, v_shut;
-            IF cardinality(v_partial) > 0 THEN
+            INTO v_pick, v_down, v_shut;
+            IF cardinality(v_down) > 0 THEN
                 -- Turned down: what they did get goes back.
-                UPDATE pgflow_slot s SET job_id = NULL, attempt = NULL WHERE s.job_id = ANY (v_partial);
+                UPDATE pgflow_slot s SET job_id = NULL, attempt = NULL WHERE s.job_id = ANY (v_down);
             END IF;
             IF cardinality(v_shut) > 0 THEN
                 v_exhausted := v_exhausted || ARRAY(SELECT substr(x, 10) FROM unnest(v_shut) x
@@ -245,9 +229,11 @@ BEGIN
         END IF;
         v_taken := v_taken || v_pick;
         IF b_queue && v_rated THEN
-            v_taken_queue := v_taken_queue || ARRAY(
-                SELECT b.queue FROM unnest(b_id, b_queue) WITH ORDINALITY AS b(id, queue, o)
-                WHERE b.id = ANY (v_pick) ORDER BY b.o);
+            SELECT v_rated_taken || coalesce(array_agg(b.id ORDER BY b.o), '{}'),
+                   v_rated_queue || coalesce(array_agg(b.queue ORDER BY b.o), '{}')
+            INTO v_rated_taken, v_rated_queue
+            FROM unnest(b_id, b_queue) WITH ORDINALITY AS b(id, queue, o)
+            WHERE b.id = ANY (v_pick) AND b.queue = ANY (v_rated);
         END IF;
 
         -- A short batch was all there was; a full one may hide more behind it.
@@ -266,16 +252,16 @@ BEGIN
     -- any finish those checks saw committed, so the recorded intervals of
     -- one slot never overlap. Rate windows are counted at this same time.
     v_now := clock_timestamp();
-    IF cardinality(v_taken_queue) > 0 THEN
-        FOREACH q IN ARRAY ARRAY(SELECT DISTINCT x FROM unnest(v_taken_queue) x WHERE x = ANY (v_rated)) LOOP
-            v_want := (SELECT count(*) FROM unnest(v_taken_queue) x WHERE x = q);
+    IF cardinality(v_rated_queue) > 0 THEN
+        FOREACH q IN ARRAY ARRAY(SELECT DISTINCT x FROM unnest(v_rated_queue) x) LOOP
+            v_want := (SELECT count(*) FROM unnest(v_rated_queue) x WHERE x = q);
             v_left := v_want - django_pgflow.reserve_rate(q, v_want, v_now);
             IF v_left > 0 THEN
                 -- The window filled since the look above: the last jobs of
                 -- this queue wait for a later claim, and give back the slots
                 -- given to them here.
                 v_drop := v_drop || ARRAY(
-                    SELECT t.id FROM unnest(v_taken, v_taken_queue) WITH ORDINALITY AS t(id, queue, i)
+                    SELECT t.id FROM unnest(v_rated_taken, v_rated_queue) WITH ORDINALITY AS t(id, queue, i)
                     WHERE t.queue = q ORDER BY t.i DESC LIMIT v_left);
             END IF;
         END LOOP;
