@@ -113,7 +113,8 @@ def recreate_and_migrate(server_url: str) -> str:
 
 
 def fill(db: psycopg.Connection[Any], scenario: Scenario, jobs: int) -> None:
-    # TRUNCATE fires no trigger: sync_slots frees the slots of the jobs it removed.
+    # TRUNCATE clears the slots of the jobs it removes (pgflow_job_free_truncated);
+    # the rate windows start empty, and sync_slots drops any slot left retired.
     db.execute("TRUNCATE pgflow_job, pgflow_worker")
     db.execute(
         "UPDATE pgflow_queue_rate_shard SET counts = array_fill(0, ARRAY[101]), full_until = NULL"

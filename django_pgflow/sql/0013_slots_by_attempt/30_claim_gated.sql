@@ -22,7 +22,7 @@ DECLARE
     v_one text := CASE WHEN cardinality(p_queues) = 1 THEN p_queues[1] END;
     v_capped text[];            -- queues served here that have a concurrency cap
     v_rated text[];             -- ... and a rate limit
-    v_closed text[] := '{}';    -- queues with nothing more for this claim
+    v_closed text[];            -- queues with nothing more for this claim
     v_exhausted text[] := '{}'; -- resources with no free slot for this claim
     v_keys text[] := '{}';      -- lock keys taken or found busy here
     v_seen bigint[] := '{}';    -- jobs locked here (SKIP LOCKED does not skip our own)
@@ -43,19 +43,30 @@ DECLARE
     v_left integer;
     v_drop bigint[] := '{}';
     v_now timestamptz;
+    v_rq text[];                -- rated queues taken from, and how many from each
+    v_rc integer[];
     q text;
 BEGIN
     ids := v_taken;
     -- The common case: nothing gated is ready in these queues (one probe of
     -- an index that holds only gated jobs). The limited queues are listed in
-    -- the same statement, only when something is.
+    -- the same statement, only when something is. A rated queue is open
+    -- unless all its shards are spent (read without locks): its jobs are
+    -- taken as if it were, and their starts reserved, or the jobs dropped,
+    -- at the end.
     SELECT CASE WHEN r.ready THEN ARRAY(
                SELECT l.queue::text FROM pgflow_queue_limit l
                WHERE (v_all OR l.queue = ANY (p_queues)) AND l.concurrency IS NOT NULL) END,
            CASE WHEN r.ready THEN ARRAY(
                SELECT l.queue::text FROM pgflow_queue_limit l
-               WHERE (v_all OR l.queue = ANY (p_queues)) AND l.rate_count IS NOT NULL) END
-    INTO v_capped, v_rated
+               WHERE (v_all OR l.queue = ANY (p_queues)) AND l.rate_count IS NOT NULL) END,
+           CASE WHEN r.ready THEN ARRAY(
+               SELECT l.queue::text FROM pgflow_queue_limit l
+               WHERE (v_all OR l.queue = ANY (p_queues)) AND l.rate_count IS NOT NULL
+                 AND NOT EXISTS (SELECT 1 FROM pgflow_queue_rate_shard h
+                                 WHERE h.queue = l.queue
+                                   AND (h.full_until IS NULL OR h.full_until <= clock_timestamp()))) END
+    INTO v_capped, v_rated, v_closed
     FROM (SELECT CASE WHEN v_one IS NULL THEN EXISTS (
                      SELECT 1 FROM pgflow_job j
                      WHERE j.status = 'queued' AND j.gated AND j.run_at <= now()
@@ -111,30 +122,20 @@ BEGIN
             FOR UPDATE SKIP LOCKED
         )
         -- The arrays follow the sorted subquery's order (one sort, not one
-        -- per array).
+        -- per array), which also computes each job's lock-key check once.
+        -- v_pick is the batch's pick when no job in it needs a slot.
         SELECT coalesce(array_agg(j.id), '{}'), array_agg(j.queue::text), array_agg(j.resources),
-               array_agg(j.lock_key::text), array_agg(j.attempts),
-               array_agg(j.lock_key IS NOT NULL AND EXISTS (
-                   SELECT 1 FROM pgflow_job o
-                   WHERE o.lock_key = j.lock_key AND o.id <> j.id
-                     AND (o.status = 'started' OR (o.status = 'queued' AND o.id < j.id))))
-        INTO b_id, b_queue, b_res, b_key, b_attempt, b_blocked
-        FROM (SELECT * FROM one_queue UNION ALL SELECT * FROM any_queue
-              ORDER BY priority DESC, run_at, id) j;
+               array_agg(j.lock_key::text), array_agg(j.attempts), array_agg(j.blocked),
+               coalesce(array_agg(j.id) FILTER (WHERE NOT j.blocked AND NOT j.queue = ANY (v_closed)), '{}')
+        INTO b_id, b_queue, b_res, b_key, b_attempt, b_blocked, v_pick
+        FROM (SELECT u.*, u.lock_key IS NOT NULL AND EXISTS (
+                          SELECT 1 FROM pgflow_job o
+                          WHERE o.lock_key = u.lock_key AND o.id <> u.id
+                            AND (o.status = 'started' OR (o.status = 'queued' AND o.id < u.id))) AS blocked
+              FROM (SELECT * FROM one_queue UNION ALL SELECT * FROM any_queue) u
+              ORDER BY u.priority DESC, u.run_at, u.id) j;
         EXIT WHEN cardinality(b_id) = 0;
         v_seen := v_seen || b_id;
-
-        -- A rated queue met here is open unless all its shards are spent
-        -- (read without locks): its jobs are taken as if it were, and their
-        -- starts reserved, or the jobs dropped, at the end.
-        IF b_queue && v_rated THEN
-            v_closed := v_closed || ARRAY(
-                SELECT DISTINCT x FROM unnest(b_queue) x
-                WHERE x = ANY (v_rated) AND NOT x = ANY (v_closed)
-                  AND NOT EXISTS (SELECT 1 FROM pgflow_queue_rate_shard h
-                                  WHERE h.queue = x
-                                    AND (h.full_until IS NULL OR h.full_until <= clock_timestamp())));
-        END IF;
 
         IF b_queue && v_capped OR cardinality(array_remove(b_res, NULL)) > 0 THEN
             -- Lock and give out free slots in one statement: each pool's
@@ -223,9 +224,6 @@ BEGIN
                 v_closed := v_closed || ARRAY(SELECT substr(x, 7) FROM unnest(v_shut) x
                                               WHERE x LIKE 'queue:%');
             END IF;
-        ELSE
-            v_pick := ARRAY(SELECT b.id FROM unnest(b_id, b_queue, b_blocked) WITH ORDINALITY AS b(id, queue, blocked, o)
-                            WHERE NOT b.blocked AND NOT b.queue = ANY (v_closed) ORDER BY b.o);
         END IF;
         v_taken := v_taken || v_pick;
         IF b_queue && v_rated THEN
@@ -253,8 +251,11 @@ BEGIN
     -- one slot never overlap. Rate windows are counted at this same time.
     v_now := clock_timestamp();
     IF cardinality(v_rated_queue) > 0 THEN
-        FOREACH q IN ARRAY ARRAY(SELECT DISTINCT x FROM unnest(v_rated_queue) x) LOOP
-            v_want := (SELECT count(*) FROM unnest(v_rated_queue) x WHERE x = q);
+        SELECT array_agg(t.x), array_agg(t.c) INTO v_rq, v_rc
+        FROM (SELECT x, count(*)::integer AS c FROM unnest(v_rated_queue) x GROUP BY x) t;
+        FOR k IN 1 .. cardinality(v_rq) LOOP
+            q := v_rq[k];
+            v_want := v_rc[k];
             v_left := v_want - django_pgflow.reserve_rate(q, v_want, v_now);
             IF v_left > 0 THEN
                 -- The window filled since the look above: the last jobs of
