@@ -123,10 +123,12 @@ BEGIN
         )
         -- The arrays follow the sorted subquery's order (one sort, not one
         -- per array), which also computes each job's lock-key check once.
-        -- v_pick is the batch's pick when no job in it needs a slot.
+        -- v_pick is the batch's pick when no job in it needs a slot (the
+        -- batch holds no job of a closed queue: v_closed only grows below,
+        -- for the next batch).
         SELECT coalesce(array_agg(j.id), '{}'), array_agg(j.queue::text), array_agg(j.resources),
                array_agg(j.lock_key::text), array_agg(j.attempts), array_agg(j.blocked),
-               coalesce(array_agg(j.id) FILTER (WHERE NOT j.blocked AND NOT j.queue = ANY (v_closed)), '{}')
+               coalesce(array_agg(j.id) FILTER (WHERE NOT j.blocked), '{}')
         INTO b_id, b_queue, b_res, b_key, b_attempt, b_blocked, v_pick
         FROM (SELECT u.*, u.lock_key IS NOT NULL AND EXISTS (
                           SELECT 1 FROM pgflow_job o
@@ -152,16 +154,16 @@ BEGIN
                        row_number() OVER (PARTITION BY u.kind, u.name ORDER BY u.o, u.g) AS rn
                 FROM (
                     SELECT b.id, b.attempt, b.o, 'resource'::text AS kind, x.key AS name, g
-                    FROM unnest(b_id, b_queue, b_res, b_attempt, b_blocked)
-                         WITH ORDINALITY AS b(id, queue, res, attempt, blocked, o)
+                    FROM unnest(b_id, b_res, b_attempt, b_blocked)
+                         WITH ORDINALITY AS b(id, res, attempt, blocked, o)
                     CROSS JOIN LATERAL jsonb_each_text(b.res) x
                     CROSS JOIN LATERAL generate_series(1, x.value::integer) g
-                    WHERE b.res IS NOT NULL AND NOT b.blocked AND NOT b.queue = ANY (v_closed)
+                    WHERE b.res IS NOT NULL AND NOT b.blocked
                     UNION ALL
                     SELECT b.id, b.attempt, b.o, 'queue', b.queue, 1
                     FROM unnest(b_id, b_queue, b_attempt, b_blocked)
                          WITH ORDINALITY AS b(id, queue, attempt, blocked, o)
-                    WHERE b.queue = ANY (v_capped) AND NOT b.blocked AND NOT b.queue = ANY (v_closed)
+                    WHERE b.queue = ANY (v_capped) AND NOT b.blocked
                 ) u
             ), wanted AS (
                 SELECT n.kind, n.name, count(*)::integer AS units,
@@ -177,24 +179,20 @@ BEGIN
                 -- its own onwards, then wraps: the slots its last batch
                 -- just finished with come first (fewer holders to look up),
                 -- and concurrent claims seldom reach for the same slots.
+                -- The two ranges are scanned in turn; the second only when
+                -- the first had too few.
                 SELECT w.kind, w.name, f.n, n.id, n.attempt, n.rn
                 FROM wanted w CROSS JOIN LATERAL (
-                    SELECT f.n, row_number() OVER (ORDER BY f.wrapped, f.n) - w.retired AS rn
-                    FROM (SELECT a.n, a.wrapped FROM (
-                              SELECT s.n, false AS wrapped FROM pgflow_slot_state s
-                              WHERE s.kind = w.kind AND s.name = w.name AND s.n >= w.start
+                    SELECT f.n, row_number() OVER (ORDER BY f.part, f.n) - w.retired AS rn
+                    FROM (SELECT r.part, a.n
+                          FROM (VALUES (1, w.start, 2147483647), (2, 1, w.start)) AS r(part, lo, hi)
+                          CROSS JOIN LATERAL (
+                              SELECT s.n FROM pgflow_slot_state s
+                              WHERE s.kind = w.kind AND s.name = w.name AND s.n >= r.lo AND s.n < r.hi
                                 AND NOT s.retired AND NOT s.held
                               ORDER BY s.n
                               LIMIT w.units + w.retired
                               FOR UPDATE SKIP LOCKED) a
-                          UNION ALL
-                          SELECT b.n, b.wrapped FROM (
-                              SELECT s.n, true AS wrapped FROM pgflow_slot_state s
-                              WHERE s.kind = w.kind AND s.name = w.name AND s.n < w.start
-                                AND NOT s.retired AND NOT s.held
-                              ORDER BY s.n
-                              LIMIT w.units + w.retired
-                              FOR UPDATE SKIP LOCKED) b
                           LIMIT w.units + w.retired) f
                 ) f
                 JOIN need n ON n.kind = w.kind AND n.name = w.name AND n.rn = f.rn
@@ -207,9 +205,8 @@ BEGIN
                 WHERE NOT EXISTS (SELECT 1 FROM given g
                                   WHERE g.kind = n.kind AND g.name = n.name AND g.rn = n.rn)
             )
-            SELECT ARRAY(SELECT b.id FROM unnest(b_id, b_queue, b_blocked) WITH ORDINALITY AS b(id, queue, blocked, o)
-                         WHERE NOT b.blocked AND NOT b.queue = ANY (v_closed)
-                           AND NOT EXISTS (SELECT 1 FROM short t WHERE t.id = b.id)
+            SELECT ARRAY(SELECT b.id FROM unnest(v_pick) WITH ORDINALITY AS b(id, o)
+                         WHERE NOT EXISTS (SELECT 1 FROM short t WHERE t.id = b.id)
                          ORDER BY b.o),
                    ARRAY(SELECT DISTINCT t.id FROM short t),
                    ARRAY(SELECT DISTINCT t.pool FROM short t)
