@@ -329,7 +329,10 @@ def test_kill_9_mid_batch_every_item_is_reaped_and_completed_elsewhere(worker_pr
     a = worker_process("--concurrency", "2", overrides=FAST)
 
     def a_runs_everything() -> bool:
-        return sum(BatchCall.objects.filter(pid=a.pid).values_list("size", flat=True)) == 8
+        # The call records itself, then each item's Execution: wait for both,
+        # or a kill between the two would leave attempt 1 unrecorded.
+        calls = sum(BatchCall.objects.filter(pid=a.pid).values_list("size", flat=True))
+        return calls == 8 and Execution.objects.filter(pid=a.pid).count() == 8
 
     wait_for(a_runs_everything, 30)
     os.kill(a.pid, signal.SIGKILL)  # mid-call: the function sleeps a minute on attempt 1
