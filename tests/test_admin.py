@@ -47,11 +47,14 @@ def drive(status: str, key: str, worker_id: int | None = None, error: Any = None
         claimed = cursor.fetchall()
         assert claimed == [(job.pk, 1)], "another queued job was claimed first"
         if status == "completed":
-            cursor.execute("SELECT django_pgflow.complete(%s, 1, %s::jsonb)", [job.pk, '"ok"'])
+            cursor.execute(
+                "SELECT django_pgflow.complete(%s, %s, 1, %s::jsonb)", [worker_id, job.pk, '"ok"']
+            )
         elif status == "failed":
             payload = error or {"error": "ValueError", "message": "boom", "traceback": None}
             cursor.execute(
-                "SELECT django_pgflow.fail(%s, 1, %s::jsonb, false)", [job.pk, json.dumps(payload)]
+                "SELECT django_pgflow.fail(%s, %s, 1, %s::jsonb, false)",
+                [worker_id, job.pk, json.dumps(payload)],
             )
         elif status == "cancelled":
             cursor.execute("SELECT django_pgflow.cancel(%s)", [job.pk])

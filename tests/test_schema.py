@@ -54,7 +54,9 @@ def _claim_plan(queues: str) -> str:
         cursor.execute("SET auto_explain.log_min_duration = 0")
         cursor.execute("SET auto_explain.log_nested_statements = on")
         cursor.execute("SET auto_explain.log_level = 'notice'")
-        cursor.execute(f"SELECT * FROM django_pgflow.claim(1, {queues}, 10, 30)")
+        cursor.execute("SELECT django_pgflow.register_worker('plan', 1, '[]', 1)")
+        worker_id = cursor.fetchone()[0]
+        cursor.execute(f"SELECT * FROM django_pgflow.claim(%s, {queues}, 10, 30)", [worker_id])
         cursor.execute("SET auto_explain.log_min_duration = -1")
     # The plain pick (claim_gated's pick of gated jobs locks rows too).
     picks = [n for n in notices if "LockRows" in n and "NOT j.gated" in n]

@@ -7,7 +7,7 @@ illegal status transitions, whatever writes them.
 
 from .flows import FailurePolicy, FlowDefinition, StepDefinition, StepDependency, StepType
 from .jobs import FINISHED, JOB_TRANSITIONS, Job, JobStatus
-from .limits import QueueLimit, QueueRateShard, Resource, Slot
+from .limits import Config, QueueLimit, QueueRateShard, Resource, Slot
 from .periodic import PeriodicSchedule
 from .runs import RunStatus, StepState, StepStatus, StepTask, WorkflowRun
 from .workers import Worker, WorkerState
@@ -15,6 +15,7 @@ from .workers import Worker, WorkerState
 __all__ = [
     "FINISHED",
     "JOB_TRANSITIONS",
+    "Config",
     "FailurePolicy",
     "FlowDefinition",
     "Job",

@@ -6,6 +6,7 @@ import pgtrigger
 from django.db import models
 from django.db.models import Q
 
+from .fields import PayloadField
 from .fsm import status_fsm
 from .workers import Worker
 
@@ -47,8 +48,8 @@ class Job(models.Model):
 
     queue = models.CharField(max_length=63, default="default")
     task_name = models.CharField(max_length=255, help_text="Dotted path of the task.")
-    args = models.JSONField(default=list)
-    kwargs = models.JSONField(default=dict)
+    args = PayloadField(default=list)
+    kwargs = PayloadField(default=dict)
     status = models.CharField(max_length=16, choices=JobStatus.choices, default="queued")
     priority = models.SmallIntegerField(default=0, help_text="Higher runs first.")
     run_at = models.DateTimeField(help_text="Not claimed before this time (database clock).")
@@ -87,7 +88,7 @@ class Job(models.Model):
     step_slug = models.CharField(max_length=63, null=True, blank=True)  # noqa: DJ001
     task_index = models.IntegerField(null=True, blank=True)
     # Gates: a job with either is claimed only when what it needs is free.
-    resources = models.JSONField(
+    resources = PayloadField(
         null=True, blank=True, help_text='Capacity it holds while started, e.g. {"gpu": 1}.'
     )
     lock_key = models.CharField(  # noqa: DJ001
@@ -102,14 +103,21 @@ class Job(models.Model):
         help_text="Set by the database: the job has resources or a lock key, or its queue "
         "has limits, so only the gated claim may take it.",
     )
+    impossible = models.TextField(  # noqa: DJ001
+        null=True,
+        blank=True,
+        help_text="Set by the database on a queued job that asks for more of a resource than "
+        "its capacity (lowered since it was enqueued): why it cannot start. Such a job waits "
+        "aside, keeping no other job waiting, until the capacity allows it again.",
+    )
     waited = models.FloatField(
         null=True,
         blank=True,
         help_text="Seconds its last attempt waited, once ready, for its resources, "
         "lock key or queue limits (gated jobs only).",
     )
-    result = models.JSONField(null=True, blank=True)
-    errors = models.JSONField(
+    result = PayloadField(null=True, blank=True)
+    errors = PayloadField(
         default=list, help_text="One entry per failed attempt: attempt, error, traceback, at."
     )
     created_at = models.DateTimeField()
@@ -157,7 +165,7 @@ class Job(models.Model):
                 "run_at",
                 "id",
                 name="pgflow_job_gated_idx",
-                condition=Q(status="queued", gated=True),
+                condition=Q(status="queued", gated=True, impossible__isnull=True),
             ),
             # ... and a worker's claim of a single queue (sql/0012), which must
             # not walk the gated backlog of other queues.
@@ -167,7 +175,13 @@ class Job(models.Model):
                 "run_at",
                 "id",
                 name="pgflow_job_gated_queue_idx",
-                condition=Q(status="queued", gated=True),
+                condition=Q(status="queued", gated=True, impossible__isnull=True),
+            ),
+            # Jobs set aside as impossible, which sync_limits looks at again.
+            models.Index(
+                "id",
+                name="pgflow_job_impossible_idx",
+                condition=Q(status="queued", impossible__isnull=False),
             ),
             # Per-key serialisation: the earliest active job of a key goes first.
             models.Index(

@@ -88,7 +88,8 @@ def enqueue_spec(spec: JobSpec, *, using: str = "default") -> Job:
         _resources_json(options),
         options.lock_key,
     ]
-    return next(iter(Job.objects.using(using).raw(ENQUEUE_SQL, params)))
+    with validation.refused_by_sql():
+        return next(iter(Job.objects.using(using).raw(ENQUEUE_SQL, params)))
 
 
 def enqueue(
@@ -118,7 +119,7 @@ def make_spec(
     allow_unknown: bool = False,
     **options: Any,
 ) -> JobSpec:
-    validation.validate_task_name(task_name)
+    validation.validate_enqueueable(task_name)
     given = options_from({k: v for k, v in options.items() if v is not None})
     if allow_unknown:
         defaults = JobOptions()
@@ -192,7 +193,7 @@ def enqueue_many(specs: Iterable[JobSpec], *, using: str = "default") -> list[in
     if not items:
         return []
     payload = "[" + ",".join(items) + "]"
-    with connections[using].cursor() as cursor:
+    with validation.refused_by_sql(), connections[using].cursor() as cursor:
         cursor.execute("SELECT ord, id FROM django_pgflow.enqueue_many(%s::jsonb)", [payload])
         rows = cursor.fetchall()
     rows.sort()
