@@ -114,9 +114,11 @@ def test_job_detail_is_read_only_and_pretty_prints_errors(superuser_client):
     content = page.content.decode()
     assert 'name="task_name"' not in content  # no form fields, only read-only values
     assert "<pre" in content
-    assert "&quot;attempt&quot;: 1," in content  # indented JSON, escaped
-    assert "\n    &quot;error&quot;: &quot;ValueError&quot;" in content
-    assert "ValueError: &lt;boom&gt;" in content and "<boom>" not in content
+    # The error as a reader wants it: attempt, error line and traceback, escaped.
+    assert "<strong>attempt 1</strong>" in content
+    assert "<code>ValueError: &lt;boom&gt;</code>" in content
+    assert 'File &quot;x.py&quot;\nValueError: &lt;boom&gt;</pre>' in content
+    assert "<boom>" not in content
     assert superuser_client.post(url, {"task_name": "x"}).status_code == 403
     assert Job.objects.get(pk=job.pk).task_name == record.name
 

@@ -5,6 +5,7 @@ SQL functions in ``django_pgflow/sql``; triggers in the database refuse
 illegal status transitions, whatever writes them.
 """
 
+from .dashboards import LockContention, QueueOverview
 from .flows import FailurePolicy, FlowDefinition, StepDefinition, StepDependency, StepType
 from .jobs import FINISHED, JOB_TRANSITIONS, Job, JobStatus
 from .limits import QueueLimit, QueueRateShard, Resource, Slot
@@ -19,8 +20,10 @@ __all__ = [
     "FlowDefinition",
     "Job",
     "JobStatus",
+    "LockContention",
     "PeriodicSchedule",
     "QueueLimit",
+    "QueueOverview",
     "QueueRateShard",
     "Resource",
     "RunStatus",
