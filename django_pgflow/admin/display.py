@@ -28,7 +28,7 @@ STATUS_COLOURS = {
     "stopped": "#6c757d",
 }
 
-PRE_STYLE = "white-space: pre-wrap; margin: 0; max-height: 40em; overflow: auto"
+PRE_STYLE = "white-space: pre-wrap; margin: 0; max-height: 24em; overflow: auto"
 # Past this, a JSON value is shown cut, with its full size: a 10,000-element
 # map output must not make a page of megabytes.
 MAX_JSON_CHARS = 20_000
@@ -71,6 +71,17 @@ def when(value: dt.datetime | None) -> str:
     if value is None:
         return "-"
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def short_when(value: dt.datetime | None) -> SafeString:
+    """To the second, in few characters: ``19:48:03`` today, ``12-06 19:48:03`` before;
+    the full date on hover."""
+    if value is None:
+        return format_html("{}", "-")
+    local = timezone.localtime(value)
+    today = local.date() == timezone.localtime().date()
+    text = local.strftime("%H:%M:%S" if today else "%m-%d %H:%M:%S")
+    return format_html('<span title="{}">{}</span>', when(value), text)
 
 
 def json_text(value: Any) -> str:

@@ -59,7 +59,7 @@ class QueueFilter(ChoiceFilter):
 
 
 class TaskFilter(ChoiceFilter):
-    """The tasks this process registered (``@task``), by dotted path."""
+    """The tasks this process registered (``@task``), by dotted path, shown by name."""
 
     title = "task"
     parameter_name = "task"
@@ -67,6 +67,15 @@ class TaskFilter(ChoiceFilter):
 
     def names(self) -> set[str]:
         return set(registry.all_tasks())
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        choices = super().lookups(request, model_admin)
+        short = [path.rsplit(".", 1)[-1] for path, _ in choices]
+        # The last part of the path, unless two tasks share it.
+        return [
+            (path, name if short.count(name) == 1 else path)
+            for (path, _), name in zip(choices, short, strict=True)
+        ]
 
 
 class FlowSlugFilter(ChoiceFilter):

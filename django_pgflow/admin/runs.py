@@ -35,7 +35,7 @@ TASK_STATUSES = ("queued", "started", "completed", "failed", "cancelled")
 # SQL core, so a 10,000-task map is one row here, not 10,000.
 PROGRESS_SQL = """
 SELECT s.run_id,
-       count(*) AS steps,
+       count(*) AS step_count,
        count(*) FILTER (WHERE s.status IN ('completed', 'skipped')) AS steps_done,
        coalesce(sum(s.initial_tasks) FILTER (WHERE d.step_type = 'map'), 0) AS map_tasks,
        coalesce(sum(s.initial_tasks - s.remaining_tasks)
@@ -45,7 +45,13 @@ FROM pgflow_step_state s JOIN pgflow_step d ON d.id = s.step_id
 WHERE s.run_id = ANY(%s)
 GROUP BY s.run_id
 """
-PROGRESS_DEFAULTS = {"steps": 0, "steps_done": 0, "map_tasks": 0, "map_done": 0, "has_map": False}
+PROGRESS_DEFAULTS = {
+    "step_count": 0,
+    "steps_done": 0,
+    "map_tasks": 0,
+    "map_done": 0,
+    "has_map": False,
+}
 
 
 def run_progress(ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -90,17 +96,17 @@ class WorkflowRunAdmin(OperatorAdmin):
     def status_badge(self, obj: WorkflowRun) -> SafeString:
         return display.badge(obj.status)
 
-    @admin.display(description="steps done")
+    @admin.display(description="steps")
     def steps_progress(self, obj: Any) -> str:
-        return f"{obj.steps_done}/{obj.steps}"
+        return f"{obj.steps_done}/{obj.step_count}"
 
-    @admin.display(description="map tasks done")
+    @admin.display(description="map tasks")
     def tasks_progress(self, obj: Any) -> str:
         return f"{obj.map_done}/{obj.map_tasks}" if obj.has_map else "-"
 
     @admin.display(description="started", ordering="created_at")
-    def started(self, obj: WorkflowRun) -> str:
-        return display.when(obj.created_at)
+    def started(self, obj: WorkflowRun) -> SafeString:
+        return display.short_when(obj.created_at)
 
     @admin.display(description="duration")
     def duration(self, obj: WorkflowRun) -> str:

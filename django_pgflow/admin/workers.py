@@ -47,16 +47,14 @@ def worker_counts(ids: list[int]) -> dict[int, dict[str, Any]]:
 class WorkerAdmin(OperatorAdmin):
     list_display = (
         "id",
-        "hostname",
-        "pid",
+        "host",
         "queue_list",
-        "concurrency",
+        "threads",
         "health",
         "heartbeat",
         "running_jobs",
         "processed",
         "failed",
-        "started",
     )
     list_filter = (WorkerStateFilter,)
     search_fields = ("hostname",)
@@ -92,6 +90,14 @@ class WorkerAdmin(OperatorAdmin):
             for name, value in {**COUNT_DEFAULTS, **counts}.items():
                 setattr(worker, name, value)
         return worker
+
+    @admin.display(description="host:pid", ordering="hostname")
+    def host(self, obj: Worker) -> str:
+        return f"{obj.hostname}:{obj.pid}"
+
+    @admin.display(description="threads", ordering="concurrency")
+    def threads(self, obj: Worker) -> int:
+        return obj.concurrency
 
     @admin.display(description="queues")
     def queue_list(self, obj: Worker) -> str:
