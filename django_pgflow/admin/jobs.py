@@ -66,7 +66,7 @@ class JobAdmin(OperatorAdmin):
         "queued_for",
         "ran_for",
     )
-    list_display_links = ("id", "task")
+    list_display_links = ("id",)
     list_filter = ("status", QueueFilter, HasErrorsFilter, TaskFilter, JobFlowFilter)
     search_fields = ("=id", "task_name")
     ordering = ("-id",)
@@ -154,14 +154,16 @@ class JobAdmin(OperatorAdmin):
 
     @admin.display(description="task", ordering="task_name")
     def task(self, obj: Job) -> SafeString:
-        """The task's own name; the dotted path shows on hover."""
+        """The task's own name (the dotted path on hover); under it, a step job's run."""
         name = obj.task_name
-        short = (
-            name.removeprefix(STEP_PREFIX)
-            if name.startswith(STEP_PREFIX)
-            else name.rsplit(".", 1)[-1]
+        if obj.run_id is None:
+            return format_html('<span title="{}">{}</span>', name, name.rsplit(".", 1)[-1])
+        return format_html(
+            '<span title="{}">{}</span><br>{}',
+            name,
+            name.removeprefix(STEP_PREFIX),
+            self.step_link(obj),
         )
-        return format_html('<span title="{}">{}</span>', name, short)
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: Job) -> SafeString:
