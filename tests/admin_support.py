@@ -101,12 +101,14 @@ def drive(status: str, key: str, worker_id: int | None = None, error: Any = None
 
 
 def run_ready_steps(run: WorkflowRun, outputs: dict[str, Any], worker_id: int) -> int:
-    """Claim and complete every ready task of ``run`` with ``outputs[step]``; how many."""
+    """Claim and complete the ready tasks of ``run``'s steps named in ``outputs``, with
+    ``outputs[step]``, until none is left; how many. (No other job may be queued.)"""
     done = 0
     while True:
         ready = sql(
-            "SELECT id FROM pgflow_job WHERE run_id = %s AND status = 'queued' ORDER BY id",
-            [run.pk],
+            "SELECT id FROM pgflow_job WHERE run_id = %s AND status = 'queued'"
+            " AND step_slug = ANY(%s) ORDER BY id",
+            [run.pk, list(outputs)],
         )
         if not ready:
             return done
