@@ -11,6 +11,7 @@ from django.contrib.auth.models import Permission, User
 from django.db import connection
 from django.test import Client
 
+from django_pgflow.limits import declared_queue_limits, declared_resources
 from django_pgflow.models import Job, WorkflowRun
 from testproject.example.tasks import record
 
@@ -24,7 +25,9 @@ def client_for(user: User) -> Client:
 def staff(name: str, *codenames: str) -> Client:
     """A staff user holding exactly the given permissions of django_pgflow."""
     user = User.objects.create_user(name, password="pw", is_staff=True)
-    perms = Permission.objects.filter(content_type__app_label="django_pgflow", codename__in=codenames)
+    perms = Permission.objects.filter(
+        content_type__app_label="django_pgflow", codename__in=codenames
+    )
     assert perms.count() == len(codenames), f"unknown permission among {codenames}"
     user.user_permissions.add(*perms)
     return client_for(user)
@@ -48,6 +51,11 @@ def sql(query: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
 
 
 def register_worker(queues: list[str] | None = None) -> int:
+    """Start as a worker does: write the declared resources and queue limits, register."""
+    sql(
+        "SELECT django_pgflow.sync_limits(%s::jsonb, %s::jsonb)",
+        [json.dumps(declared_resources()), json.dumps(declared_queue_limits())],
+    )
     return int(
         sql(
             "SELECT django_pgflow.register_worker('testhost', 4242, %s::jsonb, 4)",
@@ -57,16 +65,10 @@ def register_worker(queues: list[str] | None = None) -> int:
 
 
 def claim(worker_id: int, limit: int = 1, queues: list[str] | None = None) -> list[tuple[int, int]]:
-    """Claim as a worker does: plain jobs, then gated ones; (job id, attempt) pairs."""
-    found = sql(
+    """Claim as a worker does (plain and gated jobs); (job id, attempt) pairs."""
+    return sql(
         "SELECT id, attempts FROM django_pgflow.claim(%s, %s, %s, 30)", [worker_id, queues, limit]
     )
-    if len(found) < limit:
-        found += sql(
-            "SELECT id, attempts FROM django_pgflow.claim_gated(%s, %s, %s, 30)",
-            [worker_id, queues, limit - len(found)],
-        )
-    return found
 
 
 def complete(job_id: int, attempt: int, result: Any = "ok") -> None:
@@ -81,13 +83,15 @@ def fail(job_id: int, attempt: int, error: Any = None, retry: bool = False) -> N
     )
 
 
-def drive(status: str, key: str, worker_id: int | None = None, error: Any = None) -> Job:
+def drive(
+    status: str, key: str, worker_id: int | None = None, error: Any = None, queue: str = "default"
+) -> Job:
     """Enqueue a job and move it to ``status`` through the SQL functions a worker calls."""
-    job = record.enqueue(key)
+    job = record.using(queue=queue).enqueue(key)
     if status == "queued":
         return job
     worker_id = worker_id or register_worker()
-    claimed = claim(worker_id)
+    claimed = claim(worker_id, queues=[queue])
     assert claimed == [(job.pk, 1)], "another queued job was claimed first"
     if status == "completed":
         complete(job.pk, 1)
@@ -112,6 +116,7 @@ def run_ready_steps(run: WorkflowRun, outputs: dict[str, Any], worker_id: int) -
         )
         if not ready:
             return done
+        # The run's jobs are the oldest queued ones: the claim takes them first.
         for job_id, attempt in claim(worker_id, limit=len(ready)):
             step = Job.objects.get(pk=job_id).step_slug
             assert step is not None

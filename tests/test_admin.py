@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
@@ -80,7 +79,7 @@ def test_job_detail_is_read_only_and_pretty_prints_errors(superuser_client):
     # The error as a reader wants it: attempt, error line and traceback, escaped.
     assert "<strong>attempt 1</strong>" in content
     assert "<code>ValueError: &lt;boom&gt;</code>" in content
-    assert 'File &quot;x.py&quot;\nValueError: &lt;boom&gt;</pre>' in content
+    assert "File &quot;x.py&quot;\nValueError: &lt;boom&gt;</pre>" in content
     assert "<boom>" not in content
     assert superuser_client.post(url, {"task_name": "x"}).status_code == 403
     assert Job.objects.get(pk=job.pk).task_name == record.name
@@ -271,9 +270,7 @@ def test_a_payload_python_cannot_read_does_not_break_the_job_pages(superuser_cli
 
 def test_a_huge_result_is_cut_on_the_job_page(superuser_client):
     job = drive("completed", "big")
-    sql(
-        "UPDATE pgflow_job SET result = to_jsonb(repeat('x', 100000)) WHERE id = %s", [job.pk]
-    )
+    sql("UPDATE pgflow_job SET result = to_jsonb(repeat('x', 100000)) WHERE id = %s", [job.pk])
     page = superuser_client.get(reverse("admin:django_pgflow_job_change", args=[job.pk]))
     content = page.content.decode()
     assert "Cut at 20000 of 100002 characters." in content
@@ -320,9 +317,13 @@ def test_worker_pages_show_health_by_database_clock_and_running_jobs(superuser_c
     content = page.content.decode()
     assert ">alive<" in content and ">stale<" in content
     # The filter speaks the words of the column.
-    by_state = superuser_client.get(reverse("admin:django_pgflow_worker_changelist"), {"state": "stale"})
+    by_state = superuser_client.get(
+        reverse("admin:django_pgflow_worker_changelist"), {"state": "stale"}
+    )
     assert [w.pk for w in by_state.context["cl"].result_list] == [stale]
-    by_state = superuser_client.get(reverse("admin:django_pgflow_worker_changelist"), {"state": "alive"})
+    by_state = superuser_client.get(
+        reverse("admin:django_pgflow_worker_changelist"), {"state": "alive"}
+    )
     assert [w.pk for w in by_state.context["cl"].result_list] == [alive]
     link = f"?worker__id__exact={alive}&amp;status__exact=started"
     assert link in content

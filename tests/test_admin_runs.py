@@ -28,9 +28,16 @@ def run_page(client, run: WorkflowRun, **params: str):
 
 def square_sum(n: int) -> WorkflowRun:
     """A run of numbers -> square (map over n) -> total, with numbers done."""
-    run = start_flow("square_sum", {"numbers": list(range(n))})
-    run_ready_steps(run, {"numbers": list(range(n))}, register_worker())
-    return run
+    return square_sums(n)[0]
+
+
+def square_sums(*sizes: int) -> list[WorkflowRun]:
+    """Runs of numbers -> square (a map over n numbers) -> total, numbers done in each."""
+    runs = [start_flow("square_sum", {"numbers": list(range(n))}) for n in sizes]
+    worker = register_worker()
+    for run, n in zip(runs, sizes, strict=True):
+        run_ready_steps(run, {"numbers": list(range(n))}, worker)
+    return runs
 
 
 def test_run_list_shows_progress_and_filters(superuser_client):
@@ -154,7 +161,7 @@ def test_a_chain_of_30_steps_is_one_row_left_to_right():
 def test_a_fan_out_of_30_is_one_column_and_the_fan_in_is_centred():
     wide = [f"branch_{i:02d}" for i in range(30)]
     graph = nodes({"fetch": [], **{b: ["fetch"] for b in wide}, "save": wide})
-    width, height = dag.layout(graph, ["fetch", *wide, "save"])
+    _, height = dag.layout(graph, ["fetch", *wide, "save"])
     assert_legible(graph)
     assert {graph[b].layer for b in wide} == {1}
     assert height == 2 * dag.PAD + 30 * dag.NODE_H + 29 * dag.ROW_GAP
