@@ -241,7 +241,7 @@ def test_job_pages_show_timing_gates_and_the_run_of_a_step_job(superuser_client)
     assert "&quot;gpu&quot;: 1" in content and "doc:1" in content
     assert "waiting for 40s so far" in content or "waiting for 41s so far" in content
 
-    done = drive("completed", "timed")
+    done = drive("completed", "timed", queue="slow")
     sql(
         "UPDATE pgflow_job SET run_at = started_at - interval '65 seconds',"
         " finished_at = started_at + interval '2 hours 3 minutes', waited = 12.4 WHERE id = %s",
