@@ -19,6 +19,7 @@ from ..models import Job, Worker
 from ..queue.api import cancel_job, retry_job
 from . import display
 from .filters import HasErrorsFilter, JobFlowFilter, QueueFilter, TaskFilter
+from .pages import CappedPaginator
 from .permissions import OperatorAdmin
 from .queries import JOB_JSON_FIELDS, with_json_text
 
@@ -72,6 +73,7 @@ class JobAdmin(OperatorAdmin):
     ordering = ("-id",)
     list_per_page = 100
     show_full_result_count = False  # no second count(*) over the whole table
+    paginator = CappedPaginator
     actions = ("retry_selected", "cancel_selected", "run_now_selected")
     change_form_template = "admin/django_pgflow/job/change_form.html"
     readonly_fields = (
@@ -142,6 +144,15 @@ class JobAdmin(OperatorAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Job]:
         # Payloads are never decoded for a list; the detail reads them as text.
         return super().get_queryset(request).defer(*JOB_JSON_FIELDS)
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Job], search_term: str
+    ) -> tuple[QuerySet[Job], bool]:
+        """A number is a job id (an index lookup); other words search task names."""
+        term = search_term.strip()
+        if term.isdigit():
+            return queryset.filter(pk=int(term)), False
+        return queryset.filter(task_name__icontains=term) if term else queryset, False
 
     def get_object(self, request: HttpRequest, object_id: str, from_field: Any = None) -> Any:
         queryset = with_json_text(self.get_queryset(request), JOB_JSON_FIELDS)

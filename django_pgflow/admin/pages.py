@@ -11,6 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib.admin.views.main import ChangeList
+from django.core.paginator import Paginator
+from django.utils.functional import cached_property
 
 
 def page_changelist(
@@ -29,3 +31,20 @@ def page_changelist(
             self.result_list = rows
 
     return PageChangeList
+
+
+class CappedPaginator(Paginator):
+    """Counts at most COUNT_CAP rows: a list of 100,000 jobs pages like one of 10,000.
+
+    The count stops early (a LIMIT inside it) instead of walking the whole
+    history; past the cap the list offers its first COUNT_CAP rows, and filters
+    narrow it down."""
+
+    COUNT_CAP = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        query = self.object_list
+        if hasattr(query, "values"):
+            return int(query.values("pk")[: self.COUNT_CAP].count())
+        return len(query)

@@ -23,7 +23,7 @@ from ..models import StepDependency, StepState, StepTask, WorkflowRun
 from ..runs.api import cancel_run, resume_run
 from . import dag, display
 from .filters import AgeFilter, RunFlowFilter
-from .pages import page_changelist
+from .pages import CappedPaginator, page_changelist
 from .permissions import OperatorAdmin
 from .queries import rows, with_json_text
 from .readonly import render_read_only
@@ -84,6 +84,7 @@ class WorkflowRunAdmin(OperatorAdmin):
     ordering = ("-id",)
     list_per_page = 100
     show_full_result_count = False
+    paginator = CappedPaginator
     actions = None
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[WorkflowRun]:
