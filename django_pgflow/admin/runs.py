@@ -87,6 +87,15 @@ class WorkflowRunAdmin(OperatorAdmin):
     paginator = CappedPaginator
     actions = None
 
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[WorkflowRun], search_term: str
+    ) -> tuple[QuerySet[WorkflowRun], bool]:
+        """A number is a run id; other words search run keys."""
+        term = search_term.strip()
+        if term.isdigit():
+            return queryset.filter(pk=int(term)), False
+        return queryset.filter(run_key__icontains=term) if term else queryset, False
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[WorkflowRun]:
         return super().get_queryset(request).defer("input", "output", "error")
 
