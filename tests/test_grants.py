@@ -33,7 +33,7 @@ PLACEHOLDERS = {"web": "myapp_web", "worker": "myapp_worker"}
 # What the example tasks themselves touch: a project grants its own tables.
 EXAMPLE_TABLES = ("example_document", "example_execution")
 WEB_ENTRY_POINTS = {"enqueue", "enqueue_many", "start_flow", "cancel", "retry", "cancel_run"}
-WEB_ENTRY_POINTS |= {"resume_run"}
+WEB_ENTRY_POINTS |= {"resume_run", "run_now"}
 WORKER_ENTRY_POINTS = {"register_worker", "heartbeat", "claim", "complete", "complete_many"}
 WORKER_ENTRY_POINTS |= {"complete_and_claim", "fail", "release", "release_unknown", "stop_worker"}
 WORKER_ENTRY_POINTS |= {"worker_lost", "reap", "prune", "prune_runs", "prune_workers"}
@@ -337,7 +337,8 @@ def test_the_optional_grants_add_cancel_retry_and_workers_and_nothing_more(roles
     with connect_as(roles.operator, roles) as operator:
         job_id = _enqueue(operator)
         assert _one(operator, "SELECT django_pgflow.cancel(%s)", [job_id]) is True
-        assert _one(operator, "SELECT django_pgflow.retry(%s)", [job_id]) is True
+        assert _one(operator, "SELECT django_pgflow.retry(%s, 60)", [job_id]) is True
+        assert _one(operator, "SELECT django_pgflow.run_now(%s)", [job_id]) is True
         run_id = _one(operator, "SELECT django_pgflow.start_flow('linear_chain', '{}')")
         assert _one(operator, "SELECT django_pgflow.cancel_run(%s)", [run_id]) is True
         assert _one(operator, "SELECT django_pgflow.resume_run(%s)", [run_id]) is True

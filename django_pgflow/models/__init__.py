@@ -5,6 +5,7 @@ SQL functions in ``django_pgflow/sql``; triggers in the database refuse
 illegal status transitions, whatever writes them.
 """
 
+from .dashboards import LockContention, QueueOverview
 from .flows import FailurePolicy, FlowDefinition, StepDefinition, StepDependency, StepType
 from .jobs import FINISHED, JOB_TRANSITIONS, Job, JobStatus
 from .limits import Config, QueueLimit, QueueRateShard, Resource, Slot
@@ -20,8 +21,10 @@ __all__ = [
     "FlowDefinition",
     "Job",
     "JobStatus",
+    "LockContention",
     "PeriodicSchedule",
     "QueueLimit",
+    "QueueOverview",
     "QueueRateShard",
     "Resource",
     "RunStatus",
