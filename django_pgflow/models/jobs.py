@@ -6,6 +6,7 @@ import pgtrigger
 from django.db import models
 from django.db.models import Q
 
+from ..sql import trigger_body
 from .fields import PayloadField
 from .fsm import status_fsm
 from .workers import Worker
@@ -21,18 +22,6 @@ JOB_TRANSITIONS = [
     ("cancelled", "queued"),
 ]
 FINISHED = ("completed", "failed", "cancelled")
-
-# A slot given to an attempt is free once the job's row shows the attempt
-# over; a deleted job's row shows nothing, so its slots are cleared here.
-FREE_DELETED_FUNC = (
-    "UPDATE pgflow_slot s SET job_id = NULL, attempt = NULL "
-    "WHERE s.job_id IN (SELECT o.id FROM old_rows o WHERE o.gated); RETURN NULL;"
-)
-
-GATE_FUNC = (
-    "NEW.gated := NEW.resources IS NOT NULL OR NEW.lock_key IS NOT NULL "
-    "OR EXISTS (SELECT 1 FROM pgflow_queue_limit l WHERE l.queue = NEW.queue); RETURN NEW;"
-)
 
 
 class JobStatus(models.TextChoices):
@@ -213,8 +202,7 @@ class Job(models.Model):
                 when=pgtrigger.Before,
                 operation=pgtrigger.Update,
                 condition=pgtrigger.Q(old__attempts__gt=pgtrigger.F("new__attempts")),
-                func="RAISE EXCEPTION 'pgflow: attempts of job % cannot decrease (% -> %)', "
-                "OLD.id, OLD.attempts, NEW.attempts; RETURN NULL;",
+                func=trigger_body("pgflow_job_attempts_monotonic"),
             ),
             pgtrigger.Trigger(
                 name="pgflow_job_notify_insert",
@@ -222,8 +210,7 @@ class Job(models.Model):
                 operation=pgtrigger.Insert,
                 level=pgtrigger.Statement,
                 referencing=pgtrigger.Referencing(new="new_rows"),
-                func="PERFORM pg_notify('django_pgflow', q.queue) FROM "
-                "(SELECT DISTINCT queue FROM new_rows WHERE status = 'queued') q; RETURN NULL;",
+                func=trigger_body("pgflow_job_notify_insert"),
             ),
             pgtrigger.Trigger(
                 name="pgflow_job_step_cascade",
@@ -231,8 +218,7 @@ class Job(models.Model):
                 operation=pgtrigger.Update,
                 condition=pgtrigger.Q(new__run__isnull=False)
                 & pgtrigger.Q(old__status__df=pgtrigger.F("new__status")),
-                func="PERFORM django_pgflow.on_step_job(NEW.run_id, NEW.step_slug, NEW.task_index, "
-                "NEW.id, NEW.status, NEW.attempts, NEW.result, NEW.errors); RETURN NULL;",
+                func=trigger_body("pgflow_job_step_cascade"),
             ),
             # Gated-ness is decided by the inserting functions (enqueue,
             # enqueue_many, start_step: one set-based look at the limits per
@@ -245,7 +231,7 @@ class Job(models.Model):
                 operation=pgtrigger.Update,
                 condition=pgtrigger.Q(new__status="queued")
                 & pgtrigger.Q(old__status__df=pgtrigger.F("new__status")),
-                func=GATE_FUNC,
+                func=trigger_body("pgflow_job_gate_requeue"),
             ),
             # A gated job that stops running otherwise than by completing
             # (failure, timeout, cancellation, lease expiry, hand-back) wakes
@@ -264,7 +250,7 @@ class Job(models.Model):
                     "OLD.\"status\" = 'started'"
                     " AND NEW.\"status\" NOT IN ('started', 'completed') AND OLD.\"gated\""
                 ),
-                func="PERFORM pg_notify('django_pgflow', '*'); RETURN NULL;",
+                func=trigger_body("pgflow_job_notify_release"),
             ),
             pgtrigger.Trigger(
                 name="pgflow_job_notify_requeue",
@@ -272,7 +258,7 @@ class Job(models.Model):
                 operation=pgtrigger.Update,
                 condition=pgtrigger.Q(new__status="queued")
                 & pgtrigger.Q(old__status__df=pgtrigger.F("new__status")),
-                func="PERFORM pg_notify('django_pgflow', NEW.queue); RETURN NULL;",
+                func=trigger_body("pgflow_job_notify_requeue"),
             ),
             # Deleting jobs (pruning, or by hand) frees the slots they name;
             # one set-based statement per DELETE. The transition table, not
@@ -284,7 +270,7 @@ class Job(models.Model):
                 operation=pgtrigger.Delete,
                 level=pgtrigger.Statement,
                 referencing=pgtrigger.Referencing(old="old_rows"),
-                func=FREE_DELETED_FUNC,
+                func=trigger_body("pgflow_job_free_deleted"),
             ),
             # TRUNCATE takes an exclusive lock on the table: no claim runs.
             pgtrigger.Trigger(
@@ -292,7 +278,7 @@ class Job(models.Model):
                 when=pgtrigger.After,
                 operation=pgtrigger.Truncate,
                 level=pgtrigger.Statement,
-                func="UPDATE pgflow_slot SET job_id = NULL, attempt = NULL; RETURN NULL;",
+                func=trigger_body("pgflow_job_free_truncated"),
             ),
         ]
 

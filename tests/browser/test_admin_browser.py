@@ -72,6 +72,21 @@ def browser_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
             yield page
         finally:
             browser.close()
+    _end_idle_server_connections()
+
+
+def _end_idle_server_connections() -> None:
+    """The live server (one per session) keeps a request thread's connection
+    while the browser keeps its socket open, past the browser's close: end
+    those left idle, so that later tests see no connection but their own."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+            "current_database() AND pid <> pg_backend_pid() AND application_name = '' "
+            "AND state = 'idle'"
+        )
 
 
 @pytest.fixture
