@@ -1,0 +1,179 @@
+"""Cost per job: commits (pg_stat_database.xact_commit) and WAL bytes of one database.
+
+Each peer has a database of its own, so its commits are its own. WAL is shared by the
+whole server, where other databases (the neighbours' test suites) write too: when the
+server's pg_wal is readable here (a local server, run as root or postgres), the WAL
+between the two LSNs is read with ``pg_waldump`` and only the records of this
+database's relations, and of the transactions that wrote them, are counted. Otherwise
+the raw ``pg_current_wal_lsn()`` delta is kept and flagged as server-wide.
+
+A backend reports its counters to the statistics system when it exits (or when idle,
+at most once a second), so a window opens and closes only once the database has no
+sessions left: the measured work runs in subprocesses, and the probe itself is
+connected to the ``postgres`` database.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from .db import one, wait_until
+
+RECORD = re.compile(r"len \(rec/tot\):\s*\d+/\s*(\d+), tx:\s*(\d+),")
+RELATION = re.compile(r"rel \d+/(\d+)/\d+")
+LOCK_DB = re.compile(r"\bdb (\d+)\b")
+SUBXACTS = re.compile(r"subxacts: ([\d ]+)")
+
+
+@dataclass(frozen=True)
+class Mark:
+    dbname: str
+    commits: int
+    lsn: str
+    others: int  # commits of every other database: the neighbours' activity
+
+
+@dataclass(frozen=True)
+class Cost:
+    commits: int
+    wal_bytes: int
+    wal_exact: bool  # False: server-wide LSN delta, neighbours included
+    neighbour_commits: int
+    error: str = ""  # why the WAL could not be attributed to the database
+
+
+class WalDump:
+    """Sums the WAL records of one database between two LSNs with pg_waldump."""
+
+    def __init__(self, binary: str, wal_dir: Path) -> None:
+        self.binary = binary
+        self.wal_dir = wal_dir
+
+    @classmethod
+    def find(cls, admin: psycopg.Connection[Any]) -> WalDump | None:
+        data_dir = Path(one(admin, "SHOW data_directory")[0]) / "pg_wal"
+        bindir = Path(f"/usr/lib/postgresql/{one(admin, 'SHOW server_version_num')[0][:2]}/bin")
+        binary = shutil.which("pg_waldump") or str(bindir / "pg_waldump")
+        if not (Path(binary).exists() and os.access(data_dir, os.R_OK)):
+            return None
+        return cls(binary, data_dir)
+
+    def bytes_of(self, db_oid: int, start: str, end: str) -> int | str:
+        """The database's WAL bytes, or pg_waldump's error when it could not read the
+        range (a segment already recycled, say)."""
+        if start == end:
+            return 0
+        done = subprocess.run(
+            [self.binary, "-p", str(self.wal_dir), "-s", start, "-e", end],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            return (done.stderr.strip().splitlines() or ["pg_waldump failed"])[-1]
+        return attribute(done.stdout.splitlines(), str(db_oid))
+
+
+def attribute(lines: list[str], db_oid: str) -> int:
+    """WAL bytes of the records that touch database ``db_oid``, and of every record
+    (commits included) of the transactions that wrote them."""
+    per_tx: dict[str, int] = {}
+    ours: set[str] = set()
+    untied = 0
+    parents: dict[str, list[str]] = {}
+    for line in lines:
+        record = RECORD.search(line)
+        if record is None:
+            continue
+        size, tx = int(record[1]), record[2]
+        rel = RELATION.search(line) or (LOCK_DB.search(line) if "LOCK" in line else None)
+        mine = rel is not None and rel[1] == db_oid
+        if tx == "0":
+            untied += size if mine else 0
+            continue
+        per_tx[tx] = per_tx.get(tx, 0) + size
+        if mine:
+            ours.add(tx)
+        subs = SUBXACTS.search(line)
+        if subs:
+            parents[tx] = subs[1].split()
+    for top, subs in parents.items():
+        if any(sub in ours for sub in subs):
+            ours.add(top)
+    return untied + sum(per_tx[tx] for tx in ours)
+
+
+class CostProbe:
+    """Opens and closes cost windows on one database, from the ``postgres`` database."""
+
+    def __init__(self, admin: psycopg.Connection[Any]) -> None:
+        self.admin = admin
+        self.waldump = WalDump.find(admin)
+
+    def _quiet(self, dbname: str) -> None:
+        """Wait until ``dbname`` has no sessions and its commit count has settled."""
+        wait_until(
+            lambda: (
+                not one(
+                    self.admin, "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [dbname]
+                )[0]
+            ),
+            60,
+            f"the sessions of {dbname} to end",
+        )
+        last = -1
+        while True:
+            now = self._commits(dbname)
+            if now == last:
+                return
+            last = now
+            time.sleep(0.05)
+
+    def _commits(self, dbname: str) -> int:
+        self.admin.execute("SELECT pg_stat_clear_snapshot()")
+        return int(
+            one(
+                self.admin,
+                "SELECT xact_commit FROM pg_stat_database WHERE datname = %s",
+                [dbname],
+            )[0]
+        )
+
+    def _others(self, dbname: str) -> int:
+        return int(
+            one(
+                self.admin,
+                "SELECT coalesce(sum(xact_commit), 0) FROM pg_stat_database "
+                "WHERE datname IS DISTINCT FROM %s AND datname <> 'postgres'",
+                [dbname],
+            )[0]
+        )
+
+    def start(self, dbname: str) -> Mark:
+        self._quiet(dbname)
+        lsn = str(one(self.admin, "SELECT pg_current_wal_lsn()")[0])
+        return Mark(dbname, self._commits(dbname), lsn, self._others(dbname))
+
+    def stop(self, mark: Mark) -> Cost:
+        self._quiet(mark.dbname)
+        end = str(one(self.admin, "SELECT pg_current_wal_lsn()")[0])
+        commits = self._commits(mark.dbname) - mark.commits
+        others = self._others(mark.dbname) - mark.others
+        if self.waldump is not None:
+            (oid,) = one(
+                self.admin, "SELECT oid FROM pg_database WHERE datname = %s", [mark.dbname]
+            )
+            exact = self.waldump.bytes_of(int(oid), mark.lsn, end)
+            if exact is not None:
+                return Cost(commits, exact, True, others)
+        (delta,) = one(self.admin, "SELECT pg_wal_lsn_diff(%s, %s)::bigint", [end, mark.lsn])
+        return Cost(commits, int(delta), False, others)
