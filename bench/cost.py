@@ -168,12 +168,14 @@ class CostProbe:
         end = str(one(self.admin, "SELECT pg_current_wal_lsn()")[0])
         commits = self._commits(mark.dbname) - mark.commits
         others = self._others(mark.dbname) - mark.others
+        error = "pg_wal is not readable here"
         if self.waldump is not None:
             (oid,) = one(
                 self.admin, "SELECT oid FROM pg_database WHERE datname = %s", [mark.dbname]
             )
             exact = self.waldump.bytes_of(int(oid), mark.lsn, end)
-            if exact is not None:
+            if isinstance(exact, int):
                 return Cost(commits, exact, True, others)
+            error = exact
         (delta,) = one(self.admin, "SELECT pg_wal_lsn_diff(%s, %s)::bigint", [end, mark.lsn])
-        return Cost(commits, int(delta), False, others)
+        return Cost(commits, int(delta), False, others, error)
