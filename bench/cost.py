@@ -118,6 +118,12 @@ class CostProbe:
     def __init__(self, admin: psycopg.Connection[Any]) -> None:
         self.admin = admin
         self.waldump = WalDump.find(admin)
+        self.slot = f"pgflow_bench_probe_{os.getpid()}"
+        if self.waldump is not None:
+            # A temporary slot (dropped with this session) keeps the server from recycling
+            # the WAL of an open window before pg_waldump has read it: the neighbours'
+            # checkpoints would otherwise remove it. It is moved up at each window's start.
+            admin.execute("SELECT pg_create_physical_replication_slot(%s, true, true)", [self.slot])
 
     def _quiet(self, dbname: str) -> None:
         """Wait until ``dbname`` has no sessions and its commit count has settled."""
@@ -161,6 +167,8 @@ class CostProbe:
     def start(self, dbname: str) -> Mark:
         self._quiet(dbname)
         lsn = str(one(self.admin, "SELECT pg_current_wal_lsn()")[0])
+        if self.waldump is not None:
+            self.admin.execute("SELECT pg_replication_slot_advance(%s, %s)", [self.slot, lsn])
         return Mark(dbname, self._commits(dbname), lsn, self._others(dbname))
 
     def stop(self, mark: Mark) -> Cost:

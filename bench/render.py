@@ -90,7 +90,8 @@ def scale_rows(summaries: list[Summary]) -> list[list[str]]:
 
 def sections(figures: list[Figure], rounds: list[list[str]]) -> list[Section]:
     summaries = summarise(figures)
-    ordered = sorted(summaries, key=lambda s: (s.measure, not is_ours(s.subject), s.subject))
+    first = {m: i for i, m in enumerate(dict.fromkeys(f.measure for f in figures))}
+    ordered = sorted(summaries, key=lambda s: (first[s.measure], not is_ours(s.subject)))
     heads = ["measure", "÷", "median", "spread", "rounds"]
     return [
         Section(

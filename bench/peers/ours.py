@@ -7,6 +7,7 @@ at the project's settings (``PGFLOW_OVERRIDES`` removed, ``DEBUG`` off as in pro
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -34,6 +35,15 @@ def manage(*args: str) -> list[str]:
     return [sys.executable, str(ROOT / "manage.py"), *args]
 
 
+@functools.cache
+def commit() -> str:
+    """The commit under test, read once: a commit made during a run must not rename us."""
+    found = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    return found or "?"
+
+
 class Ours(Peer):
     key = "ours"
     name = "django-pgflow"
@@ -55,10 +65,7 @@ class Ours(Peer):
     )
 
     def version(self) -> str | None:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
-        return f"{version('django-pgflow')} ({commit or '?'})"
+        return f"{version('django-pgflow')} ({commit()})"
 
     def env(self, url: str) -> dict[str, str]:
         return child_env(url)
