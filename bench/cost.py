@@ -20,16 +20,18 @@ import re
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from .db import one, wait_until
+from .db import database_url, one, wait_until
 
 RECORD = re.compile(r"len \(rec/tot\):\s*\d+/\s*(\d+), tx:\s*(\d+),")
-RELATION = re.compile(r"rel \d+/(\d+)/\d+")
+RELATION = re.compile(r"rel \d+/(\d+)/(\d+)")
+KIND = re.compile(r"rmgr: (\w+)\s.*?desc: (\w+)")
 LOCK_DB = re.compile(r"\bdb (\d+)\b")
 SUBXACTS = re.compile(r"subxacts: ([\d ]+)")
 
@@ -49,6 +51,8 @@ class Cost:
     wal_exact: bool  # False: server-wide LSN delta, neighbours included
     neighbour_commits: int
     error: str = ""  # why the WAL could not be attributed to the database
+    # WAL bytes and records by "relation record-type", when attributed
+    split: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 class WalDump:
@@ -67,11 +71,11 @@ class WalDump:
             return None
         return cls(binary, data_dir)
 
-    def bytes_of(self, db_oid: int, start: str, end: str) -> int | str:
-        """The database's WAL bytes, or pg_waldump's error when it could not read the
-        range (a segment already recycled, say)."""
+    def split_of(self, db_oid: int, start: str, end: str) -> Counter[tuple[str, str]] | str:
+        """The database's WAL (see ``attribute``), or pg_waldump's error when it could not
+        read the range."""
         if start == end:
-            return 0
+            return Counter()
         done = subprocess.run(
             [self.binary, "-p", str(self.wal_dir), "-s", start, "-e", end],
             capture_output=True,
@@ -83,40 +87,51 @@ class WalDump:
         return attribute(done.stdout.splitlines(), str(db_oid))
 
 
-def attribute(lines: list[str], db_oid: str) -> int:
-    """WAL bytes of the records that touch database ``db_oid``, and of every record
-    (commits included) of the transactions that wrote them."""
-    per_tx: dict[str, int] = {}
+def attribute(lines: list[str], db_oid: str) -> Counter[tuple[str, str]]:
+    """WAL of the records that touch database ``db_oid``, and of every record (commits
+    included) of the transactions that wrote them: bytes by (relfilenode or "-", record
+    type), and the record counts under ("#", ...) keys."""
+    per_tx: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
     ours: set[str] = set()
-    untied = 0
+    split: Counter[tuple[str, str]] = Counter()
     parents: dict[str, list[str]] = {}
     for line in lines:
-        record = RECORD.search(line)
-        if record is None:
+        record, kind = RECORD.search(line), KIND.search(line)
+        if record is None or kind is None:
             continue
-        size, tx = int(record[1]), record[2]
-        rel = RELATION.search(line) or (LOCK_DB.search(line) if "LOCK" in line else None)
-        mine = rel is not None and rel[1] == db_oid
+        size, tx, op = int(record[1]), record[2], f"{kind[1]} {kind[2]}"
+        rel = RELATION.search(line)
+        lock = LOCK_DB.search(line) if rel is None and kind[1] == "Standby" else None
+        mine = (rel is not None and rel[1] == db_oid) or (lock is not None and lock[1] == db_oid)
+        filenode = rel[2] if rel is not None and mine else "-"
         if tx == "0":
-            untied += size if mine else 0
+            if mine:
+                split[(filenode, op)] += size
+                split[("#", f"{filenode} {op}")] += 1
             continue
-        per_tx[tx] = per_tx.get(tx, 0) + size
+        per_tx[tx].append((size, filenode, op))
         if mine:
             ours.add(tx)
-        subs = SUBXACTS.search(line)
-        if subs:
+        if subs := SUBXACTS.search(line):
             parents[tx] = subs[1].split()
-    for top, subs in parents.items():
-        if any(sub in ours for sub in subs):
-            ours.add(top)
-    return untied + sum(per_tx[tx] for tx in ours)
+    ours |= {top for top, subs in parents.items() if any(sub in ours for sub in subs)}
+    for tx in ours:
+        for size, filenode, op in per_tx[tx]:
+            split[(filenode, op)] += size
+            split[("#", f"{filenode} {op}")] += 1
+    return split
+
+
+def total(split: Counter[tuple[str, str]]) -> int:
+    return sum(size for (filenode, _), size in split.items() if filenode != "#")
 
 
 class CostProbe:
     """Opens and closes cost windows on one database, from the ``postgres`` database."""
 
-    def __init__(self, admin: psycopg.Connection[Any]) -> None:
+    def __init__(self, admin: psycopg.Connection[Any], server_url: str) -> None:
         self.admin = admin
+        self.server_url = server_url
         self.waldump = WalDump.find(admin)
         self.slot = f"pgflow_bench_probe_{os.getpid()}"
         if self.waldump is not None:
@@ -181,9 +196,26 @@ class CostProbe:
             (oid,) = one(
                 self.admin, "SELECT oid FROM pg_database WHERE datname = %s", [mark.dbname]
             )
-            exact = self.waldump.bytes_of(int(oid), mark.lsn, end)
-            if isinstance(exact, int):
-                return Cost(commits, exact, True, others)
-            error = exact
+            split = self.waldump.split_of(int(oid), mark.lsn, end)
+            if isinstance(split, Counter):
+                named = name_split(split, database_url(self.server_url, mark.dbname))
+                return Cost(commits, total(split), True, others, "", named)
+            error = split
         (delta,) = one(self.admin, "SELECT pg_wal_lsn_diff(%s, %s)::bigint", [end, mark.lsn])
         return Cost(commits, int(delta), False, others, error)
+
+
+def name_split(split: Counter[tuple[str, str]], url: str) -> dict[str, tuple[int, int]]:
+    """``split`` keyed by "relation record-type", relation names read from ``url``'s
+    database (after the window: this session's commit is not counted)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pg_relation_filenode(oid)::text, relname FROM pg_class "
+            "WHERE pg_relation_filenode(oid) IS NOT NULL"
+        ).fetchall()
+    names = dict(rows)
+    return {
+        f"{names.get(filenode, filenode)} {op}": (size, split[("#", f"{filenode} {op}")])
+        for (filenode, op), size in split.items()
+        if filenode != "#"
+    }

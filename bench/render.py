@@ -88,6 +88,28 @@ def scale_rows(summaries: list[Summary]) -> list[list[str]]:
     ]
 
 
+WAL_MEASURES = ("bulk enqueue", "single enqueue", "drain, batch 100")
+WAL_LINES = 6
+
+
+def wal_rows(figures: list[Figure]) -> list[list[str]]:
+    """The largest WAL record kinds of each queue's enqueues, batch-100 drain and
+    workflows, per job, from the last round that attributed them."""
+    last: dict[tuple[str, str], Figure] = {}
+    for f in figures:
+        wanted = f.measure in WAL_MEASURES or f.measure.endswith("step tasks")
+        if wanted and f.cost is not None and f.cost.split and f.jobs:
+            last[(f.measure, f.subject)] = f
+    rows = []
+    for (measure, subject), f in last.items():
+        assert f.cost is not None
+        top = sorted(f.cost.split.items(), key=lambda item: -item[1][0])[:WAL_LINES]
+        for kind, (size, count) in top:
+            rows.append([measure, short(subject), kind, f"{size / f.jobs:,.1f}",
+                         f"{count / f.jobs:.3f}"])  # fmt: skip
+    return rows
+
+
 def sections(figures: list[Figure], rounds: list[list[str]]) -> list[Section]:
     summaries = summarise(figures)
     first = {m: i for i, m in enumerate(dict.fromkeys(f.measure for f in figures))}
@@ -124,6 +146,14 @@ def sections(figures: list[Figure], rounds: list[list[str]]) -> list[Section]:
             [figure_row(s) for s in ordered],
             "commits/job: xact_commit of the queue's database over the jobs; WAL B/job: "
             "WAL of its relations and transactions (pg_waldump), * = server-wide LSN delta.",
+        ),
+        Section(
+            "Where the WAL goes (last round; largest record kinds per job)",
+            ["measure", "queue", "relation, record", "B/job", "records/job"],
+            wal_rows(figures),
+            "From pg_waldump over the measurement's window, the queue's database only: "
+            "a non-HOT UPDATE writes a new tuple and one entry in every index whose "
+            "predicate the new row meets.",
         ),
         Section("Rounds", ["round", "load at start", "load at end", "seconds"], rounds),
     ]

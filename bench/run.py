@@ -93,7 +93,7 @@ class Run:
         self.skip = skip
         self.urls = {p.key: database_url(server, f"bench_{p.key}") for p in peers}
         self.admin = connect(database_url(server, "postgres"), "pgflow bench probe")
-        self.ctx = Context(CostProbe(self.admin), plan.timeout)
+        self.ctx = Context(CostProbe(self.admin, server), plan.timeout)
         self.figures: list[Figure] = []
         self.rounds: list[list[str]] = []
         self.last = time.perf_counter()
