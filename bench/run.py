@@ -248,7 +248,7 @@ def main() -> None:
     ns = parse()
     plan = chosen_plan(ns)
     server = os.environ.get("DATABASE_URL") or DEFAULT_SERVER
-    command = "bench/run.py " + shlex.join(sys.argv[1:])
+    command = " ".join(["bench/run.py", shlex.join(sys.argv[1:])]).strip()
     begun = time.perf_counter()
     console.print(f"[bold]django-pgflow benchmark[/] on {describe(server)}: {plan}")
     run = Run(plan, server, chosen_peers(ns), set(filter(None, ns.skip.split(","))))
