@@ -34,7 +34,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-# bench/queue.py would shadow the standard library's queue module, which psycopg imports.
+# Run as a script, this folder comes first on sys.path: keep it from shadowing any module.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 
 import argparse  # noqa: E402
