@@ -11,6 +11,7 @@ from typing import Any
 
 from ..exceptions import FlowDefinitionError, InvalidJobError
 from .flow_step import (
+    RUN_INPUT,
     STEP_ATTR,
     StepOptions,
     StepSpec,
@@ -110,6 +111,11 @@ def _step_spec(
     flow_slug: str, name: str, func: Callable[..., Any], reserved: Collection[str]
 ) -> StepSpec:
     validate_slug(name, f"step name in flow {flow_slug!r}")
+    if name == RUN_INPUT:
+        raise FlowDefinitionError(
+            f"Flow {flow_slug!r}: a step cannot be named {name!r}: a step's parameter of that "
+            "name receives the run input. Rename the method."
+        )
     if name in reserved:
         raise FlowDefinitionError(
             f"Flow {flow_slug!r}: a step cannot be named {name!r}, which Flow itself uses; "

@@ -12,6 +12,7 @@ from typing import Any
 from django.db import models
 from django.db.models import Q
 
+from .events import run_event_triggers, step_event_trigger
 from .fields import PayloadField
 from .flows import FlowDefinition
 from .fsm import status_fsm
@@ -75,6 +76,13 @@ class WorkflowRun(models.Model):
     remaining_steps = models.IntegerField(default=0)
     run_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     error = PayloadField(null=True, blank=True)
+    metadata = PayloadField(
+        default=dict,
+        db_default=models.Value({}, output_field=models.JSONField()),
+        blank=True,
+        help_text="Context carried with the run and every task of it, never passed to the "
+        "steps: trace ids, tenant, request id.",
+    )
     created_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -87,7 +95,7 @@ class WorkflowRun(models.Model):
             models.Index(fields=["flow_slug", "created_at"], name="pgflow_run_flow_idx"),
             models.Index(fields=["status", "finished_at"], name="pgflow_run_status_idx"),
         ]
-        triggers = [status_fsm("pgflow_run_status_fsm", RUN_TRANSITIONS)]
+        triggers = [status_fsm("pgflow_run_status_fsm", RUN_TRANSITIONS), *run_event_triggers()]
 
     def __str__(self) -> str:
         return f"run {self.pk} of {self.flow_slug} [{self.status}]"
@@ -149,7 +157,10 @@ class StepState(models.Model):
                 condition=Q(remaining_tasks__gte=0), name="pgflow_step_state_tasks_nonnegative"
             ),
         ]
-        triggers = [status_fsm("pgflow_step_state_status_fsm", STEP_TRANSITIONS)]
+        triggers = [
+            status_fsm("pgflow_step_state_status_fsm", STEP_TRANSITIONS),
+            step_event_trigger(),
+        ]
 
     def __str__(self) -> str:
         return f"{self.step_slug} of run {self.run_id} [{self.status}]"

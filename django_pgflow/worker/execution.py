@@ -49,6 +49,7 @@ class ClaimedJob:
     timeout: float
     run_id: int | None = None  # set for the task of a workflow step
     task_index: int | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)  # travels with the job
     # Why its arguments could not be decoded, if they could not: it fails unrun.
     payload_problem: str | None = None
     # time.monotonic() after which it has timed out; set when a thread starts it,
