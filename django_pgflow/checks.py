@@ -33,7 +33,8 @@ def _type_names(types: tuple[type, ...]) -> str:
 
 def _check_value(key: str, value: Any) -> list[CheckMessage]:
     option = OPTIONS[key]
-    if isinstance(value, bool) or not isinstance(value, option.types):
+    wrong_bool = isinstance(value, bool) and bool not in option.types
+    if wrong_bool or not isinstance(value, option.types):
         return [
             Error(
                 f"PGFLOW[{key!r}] must be {_type_names(option.types)}, "
@@ -267,3 +268,21 @@ def check_task_resources(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
     if not isinstance(resources, dict) or _check_resources(resources.get("RESOURCES") or {}):
         return []  # settings errors are check_settings' to report
     return _check_task_resources()
+
+
+@register()
+def check_pgtrigger_installed(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E013: django-pgtrigger installs the triggers that enforce legal transitions."""
+    from django.apps import apps
+
+    if apps.is_installed("pgtrigger"):
+        return []
+    return [
+        Error(
+            "'pgtrigger' is not in INSTALLED_APPS: django-pgflow's state-machine and "
+            "notification triggers are installed by django-pgtrigger.",
+            hint="INSTALLED_APPS = [..., 'pgtrigger', 'django_pgflow'], then run "
+            "`python manage.py migrate`.",
+            id="pgflow.E013",
+        )
+    ]

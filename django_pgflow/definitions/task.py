@@ -164,6 +164,37 @@ class Task:
         """Queue one call of this task in the current transaction; returns the ``Job``."""
         return self.s(*args, **kwargs).enqueue()
 
+    # -- Celery-style calls (docs/migrating/from-celery.md) ----------------
+
+    def delay(self, *args: Any, **kwargs: Any) -> Any:
+        """Celery's ``task.delay(*args, **kwargs)``: ``apply_async(args, kwargs)``."""
+        return self.apply_async(args, kwargs)
+
+    def apply_async(
+        self,
+        args: list[Any] | tuple[Any, ...] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        *,
+        countdown: float | None = None,
+        eta: dt.datetime | None = None,
+        expires: float | dt.datetime | None = None,
+        queue: str | None = None,
+        priority: int | None = None,
+        **options: Any,
+    ) -> Any:
+        """Celery's ``apply_async``: ``countdown`` seconds or an ``eta`` datetime delay
+        the job; ``expires`` (seconds or a datetime) cancels it if it has not started by
+        then; ``queue`` and ``priority`` (higher runs first) as in ``using()``; other
+        keywords are ``using()`` options. Returns the ``Job`` (or, when
+        ``PGFLOW["ROUTES"]`` sends this task to the old system, what that returned).
+        """
+        from ..celery_compat import apply_async
+
+        return apply_async(
+            self, args, kwargs, countdown=countdown, eta=eta, expires=expires,
+            queue=queue, priority=priority, **options,
+        )  # fmt: skip
+
 
 class TaskCall:
     """A task with per-call option overrides (``task.using(delay=30)``)."""

@@ -112,6 +112,12 @@ class Job(models.Model):
     errors = models.JSONField(
         default=list, help_text="One entry per failed attempt: attempt, error, traceback, at."
     )
+    metadata = models.JSONField(
+        default=dict,
+        db_default=models.Value({}, output_field=models.JSONField()),
+        blank=True,
+        help_text="Context carried with it, not passed to the task (e.g. a trace carrier).",
+    )
     created_at = models.DateTimeField()
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -71,6 +71,12 @@ class WorkflowRun(models.Model):
     status = models.CharField(max_length=16, choices=RunStatus.choices, default="started")
     input = models.JSONField(null=True)
     output = models.JSONField(null=True, blank=True, help_text="Leaf step outputs by slug.")
+    metadata = models.JSONField(
+        default=dict,
+        db_default=models.Value({}, output_field=models.JSONField()),
+        blank=True,
+        help_text="Context carried with it, not passed to the task (e.g. a trace carrier).",
+    )
     remaining_steps = models.IntegerField(default=0)
     run_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     error = models.JSONField(null=True, blank=True)

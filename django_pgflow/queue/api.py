@@ -12,9 +12,9 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import connections
+from django.db import ProgrammingError, connections
 
-from .. import validation
+from .. import otel, signals, validation
 from ..conf import pgflow_settings
 from ..definitions import registry
 from ..definitions.task import (
@@ -25,6 +25,7 @@ from ..definitions.task import (
     settings_defaults,
 )
 from ..models import Job
+from ..setup_errors import not_migrated
 
 ENQUEUE_SQL = (
     "SELECT * FROM django_pgflow.enqueue("
@@ -88,7 +89,26 @@ def enqueue_spec(spec: JobSpec, *, using: str = "default") -> Job:
         _resources_json(options),
         options.lock_key,
     ]
-    return next(iter(Job.objects.using(using).raw(ENQUEUE_SQL, params)))
+    with otel.enqueue_span(spec.task_name, options.queue) as carrier:
+        job = _insert(params, using)
+        if carrier:
+            otel.store_carrier([job.pk], carrier, using)
+    if signals.job_enqueued.receivers:
+        _send_enqueued(job.pk, job.task_name, job.queue, job)
+    return job
+
+
+def _insert(params: list[Any], using: str) -> Job:
+    try:
+        return next(iter(Job.objects.using(using).raw(ENQUEUE_SQL, params)))
+    except ProgrammingError as error:
+        raise (not_migrated(error, using) or error) from error
+
+
+def _send_enqueued(job_id: int, task_name: str, queue: str | None, job: Job | None) -> None:
+    signals.job_enqueued.send(
+        sender=Job, job_id=job_id, task_name=task_name, queue=queue, job=job
+    )
 
 
 def enqueue(
@@ -182,6 +202,7 @@ def enqueue_many(specs: Iterable[JobSpec], *, using: str = "default") -> list[in
         )
     items = []
     resolved: dict[tuple[str, JobOptions], str] = {}
+    specs_list: list[JobSpec] = []
     for index, spec in enumerate(specs):
         if not isinstance(spec, JobSpec):
             raise validation.InvalidJobError(
@@ -189,12 +210,29 @@ def enqueue_many(specs: Iterable[JobSpec], *, using: str = "default") -> list[in
                 f"{type(spec).__name__}."
             )
         items.append(_spec_json(spec, resolved))
+        specs_list.append(spec)
     if not items:
         return []
     payload = "[" + ",".join(items) + "]"
-    with connections[using].cursor() as cursor:
-        cursor.execute("SELECT ord, id FROM django_pgflow.enqueue_many(%s::jsonb)", [payload])
-        rows = cursor.fetchall()
+    with otel.enqueue_span("enqueue_many", None) as carrier:
+        ids = _insert_many(payload, using)
+        if carrier:
+            otel.store_carrier(ids, carrier, using)
+    if signals.job_enqueued.receivers:
+        for spec, job_id in zip(specs_list, ids, strict=True):
+            _send_enqueued(job_id, spec.task_name, spec.options.queue, None)
+    return ids
+
+
+def _insert_many(payload: str, using: str) -> list[int]:
+    try:
+        with connections[using].cursor() as cursor:
+            cursor.execute(
+                "SELECT ord, id FROM django_pgflow.enqueue_many(%s::jsonb)", [payload]
+            )
+            rows = cursor.fetchall()
+    except ProgrammingError as error:
+        raise (not_migrated(error, using) or error) from error
     rows.sort()
     return [row[1] for row in rows]
 

@@ -21,13 +21,14 @@ from typing import Any
 
 import psycopg
 
+from .. import signals
 from ..definitions.periodic import declared_schedules
 from ..exceptions import JobTimeoutError
 from ..limits import declared_queue_limits, declared_resources
 from . import sql
 from .batching import Batcher, JobBatch, execute_batch
 from .connection import ResilientConnection
-from .execution import ClaimedJob, Outcome, error_payload, execute
+from .execution import ClaimedJob, Outcome, error_payload, execute, json_or_null
 from .heartbeat import Heartbeat
 from .listener import Listener
 from .options import WorkerOptions
@@ -385,7 +386,7 @@ class Worker:
             logger.warning("reporting outcomes together failed (%s); reporting apart", error)
             return False
         for outcome, status in zip(failed, statuses, strict=True):
-            self._settle_failure(outcome.job, status)
+            self._settle_failure(outcome.job, status, outcome.error)
         self._settle(done, applied)
         return True
 
@@ -422,6 +423,8 @@ class Worker:
                 continue
             if job.id in applied:
                 self.stats["completed"] += 1
+                if signals.job_completed.receivers:
+                    self._send(signals.job_completed, job, result=json_or_null(outcome.result_json))
             else:
                 self.stats["late"] += 1
                 logger.warning(
@@ -433,17 +436,32 @@ class Worker:
 
     def _report_failed(self, job: ClaimedJob, error: dict[str, Any], retry: bool) -> None:
         status = self.db.run(lambda c: sql.fail(c, job.id, job.attempt, error, retry))
-        self._settle_failure(job, status)
+        self._settle_failure(job, status, error)
 
-    def _settle_failure(self, job: ClaimedJob, status: str | None) -> None:
+    def _settle_failure(
+        self, job: ClaimedJob, status: str | None, error: dict[str, Any] | None = None
+    ) -> None:
         self.inflight.pop(job.id, None)
         if status is None:
             self.stats["late"] += 1
             logger.warning("late failure of job %s attempt %s ignored", job.id, job.attempt)
-        elif status == "queued":
-            self.stats["retried"] += 1
-        else:
-            self.stats["failed"] += 1
+            return
+        signal = signals.job_retried if status == "queued" else signals.job_failed
+        self.stats["retried" if status == "queued" else "failed"] += 1
+        if signal.receivers:
+            self._send(signal, job, error=error or {})
+
+    def _send(self, signal: Any, job: ClaimedJob, **extra: Any) -> None:
+        """A job signal for an outcome the database accepted (see django_pgflow.signals)."""
+        signals.send_robust(
+            signal,
+            job_id=job.id,
+            task_name=job.task_name,
+            queue=job.queue,
+            attempt=job.attempt,
+            worker_id=self.worker_id,
+            **extra,
+        )
 
     def _check_timeouts(self, finished: AbstractSet[int] = frozenset()) -> None:
         now = time.monotonic()

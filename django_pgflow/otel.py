@@ -1,0 +1,97 @@
+"""OpenTelemetry spans for jobs, with the trace carried from enqueue to execution.
+
+Active only when ``opentelemetry-api`` is installed, a tracer provider has been
+set (``opentelemetry.trace.set_tracer_provider``, or an auto-instrumentation
+agent), and ``PGFLOW["TRACING"]`` is not False. Otherwise every function here is
+a cheap no-op and nothing is written.
+
+- Enqueue: a ``PRODUCER`` span ``send <task>``, child of whatever span is current
+  (the request's, under Django instrumentation); its context is injected into a
+  carrier stored in the job's ``metadata["trace"]``.
+- Execution: a ``CONSUMER`` span ``process <task>``, whose parent is extracted
+  from that carrier, wraps the task body (and the hooks inside it). An exception
+  is recorded on it and sets its status to error.
+
+``job_carrier`` is the one place that reads a job's carrier, and
+``store_carrier`` the one place that writes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from . import __version__
+from .conf import pgflow_settings
+from .definitions.context import JobContext
+from .metadata import job_metadata, merge_job_metadata
+
+try:  # an optional dependency
+    from opentelemetry import propagate, trace
+except ImportError:  # pragma: no cover - depends on the install
+    trace = None  # type: ignore[assignment]
+    propagate = None  # type: ignore[assignment]
+
+SYSTEM = "django_pgflow"
+
+
+def tracing_enabled() -> bool:
+    """True when spans would go somewhere: the API is installed and a provider is set."""
+    if trace is None or pgflow_settings.TRACING is False:
+        return False
+    provider = trace.get_tracer_provider()
+    return not isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider)
+
+
+def _tracer() -> Any:
+    assert trace is not None
+    return trace.get_tracer("django_pgflow", __version__)
+
+
+@contextlib.contextmanager
+def enqueue_span(task_name: str, queue: str | None) -> Iterator[dict[str, str] | None]:
+    """Around an enqueue: yields the carrier to store with the job, or None when off."""
+    if not tracing_enabled():
+        yield None
+        return
+    attributes = {"messaging.system": SYSTEM, "messaging.destination.name": queue or ""}
+    with _tracer().start_as_current_span(
+        f"send {task_name}", kind=trace.SpanKind.PRODUCER, attributes=attributes
+    ):
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        yield carrier
+
+
+def store_carrier(job_ids: list[int], carrier: dict[str, str], using: str = "default") -> None:
+    """Keep ``carrier`` with the jobs, in the caller's transaction (``metadata["trace"]``)."""
+    if carrier and job_ids:
+        merge_job_metadata(job_ids, "trace", carrier, using)
+
+
+def job_carrier(job_id: int | None, using: str = "default") -> dict[str, str]:
+    """The trace carrier stored with a job, or {} (none stored, or an inline call)."""
+    if job_id is None:
+        return {}
+    value = job_metadata(job_id, "trace", using)
+    return value if isinstance(value, dict) else {}
+
+
+def trace_execution(context: JobContext, proceed: Callable[[], Any]) -> Any:
+    """The tracing hook: a CONSUMER span around the job, parented on its enqueue."""
+    parent = propagate.extract(job_carrier(context.job_id))
+    attributes = {
+        "messaging.system": SYSTEM,
+        "messaging.destination.name": context.queue,
+        "messaging.message.id": str(context.job_id),
+        "pgflow.task": context.task_name,
+        "pgflow.attempt": context.attempt,
+    }
+    with _tracer().start_as_current_span(
+        f"process {context.task_name}",
+        context=parent,
+        kind=trace.SpanKind.CONSUMER,
+        attributes=attributes,
+    ):
+        return proceed()
