@@ -25,6 +25,13 @@ INSTALLED_APPS = [
     "django_pgflow",
     "testproject.example",
 ]
+try:  # Django 5.2: the django-tasks backport of django.tasks, when installed
+    import django.tasks  # noqa: F401
+except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("django_tasks"):
+        INSTALLED_APPS.append("django_tasks")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -75,6 +82,11 @@ PGFLOW = {
     "WORKER_DEAD_AFTER": 10.0,
     "POLL_INTERVAL": 1.0,
 }
+# Django's Tasks framework (django.tasks on Django 6, the django-tasks backport
+# on 5.2), served by django-pgflow. QUEUES [] accepts any queue name; PGFLOW's
+# QUEUES above still decides which ones exist.
+TASKS = {"default": {"BACKEND": "django_pgflow.backends.PgflowBackend", "QUEUES": []}}
+
 # Tests start worker subprocesses with tighter timings (a JSON object).
 PGFLOW.update(json.loads(os.environ.get("PGFLOW_OVERRIDES", "{}")))
 

@@ -14,11 +14,12 @@ timeout=60, resources={"gpu": 1}, lock_key=..., retry_delay=..., max_retry_delay
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from django.apps import apps
 from django.core import checks
+from django.utils.module_loading import import_string
 
 from ..exceptions import InvalidJobError
 from ..models import Job
@@ -64,6 +65,18 @@ class PgflowTask(Task):  # type: ignore[misc]
             except InvalidJobError as error:
                 raise InvalidTaskError(str(error)) from error
         Task.__post_init__(self)  # zero-argument super() fails in a slots dataclass
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # By module path, as Django 6's Task does (the 5.2 backport cannot pickle one).
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "func"}
+        return (_reconstruct, (self.module_path, values))
+
+
+def _reconstruct(module_path: str, values: dict[str, Any]) -> Task:
+    task = import_string(module_path)
+    if not isinstance(task, Task):
+        raise ValueError(f"Expected {module_path!r} to point to a Task instance.")
+    return replace(task, **values)
 
 
 def job_options(task: Task) -> dict[str, Any]:
