@@ -35,18 +35,33 @@ except ImportError:  # pragma: no cover - depends on the install
 
 SYSTEM = "django_pgflow"
 
+# A provider for django-pgflow's spans only, instead of the global one (tests).
+_provider: Any = None
+
+
+def use_tracer_provider(provider: Any) -> None:
+    """Send django-pgflow's spans to ``provider`` (None: back to the global provider).
+
+    Workers load their hooks once: call it before they start jobs, or call
+    ``django_pgflow.hooks.reset()`` after.
+    """
+    global _provider
+    _provider = provider
+
 
 def tracing_enabled() -> bool:
     """True when spans would go somewhere: the API is installed and a provider is set."""
     if trace is None or pgflow_settings.TRACING is False:
         return False
+    if _provider is not None:
+        return True
     provider = trace.get_tracer_provider()
     return not isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider)
 
 
 def _tracer() -> Any:
     assert trace is not None
-    return trace.get_tracer("django_pgflow", __version__)
+    return trace.get_tracer("django_pgflow", __version__, tracer_provider=_provider)
 
 
 @contextlib.contextmanager
