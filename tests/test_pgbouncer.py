@@ -121,7 +121,18 @@ WEB_WORK = textwrap.dedent(
         "/admin/django_pgflow/worker/",
     ]
     status = {page: client.get(page).status_code for page in pages}
-    print(json.dumps({"pooled": pooled, "ids": ids, "run": run.pk, "pages": status}))
+    from django.conf import settings
+    from django.test import override_settings
+    endpoints = {**settings.PGFLOW, "METRICS": True, "HEALTH": True, "ENDPOINT_TOKEN": "t"}
+    with override_settings(PGFLOW=endpoints):
+        metrics = client.get("/pgflow/metrics", HTTP_AUTHORIZATION="Bearer t")
+        health = client.get("/pgflow/health", HTTP_AUTHORIZATION="Bearer t")
+    status["metrics"] = metrics.status_code
+    print(json.dumps({
+        "pooled": pooled, "ids": ids, "run": run.pk, "pages": status,
+        "health": [health.status_code, health.json()["checks"]["schema"]["ok"]],
+        "ready_default": "pgflow_queue_jobs{queue=\\"default\\",state=\\"ready\\"}" in metrics.content.decode(),
+    }))
     """
 )
 
@@ -132,6 +143,8 @@ def test_web_work_through_pgbouncer_runs_on_direct_workers(bouncer):
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["pooled"] is True  # it really went through PgBouncer
     assert set(report["pages"].values()) == {200}, report["pages"]
+    # No worker serves the queues yet: 503, with the schema found current through PgBouncer.
+    assert report["health"] == [503, True] and report["ready_default"]
     assert Job.objects.filter(pk__in=report["ids"], status="queued").count() == 5
     assert not Job.objects.filter(args=["rolled back"]).exists()
 
