@@ -9,7 +9,9 @@ class PgflowConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def import_models(self) -> None:
-        if not self.apps.is_installed("pgtrigger"):
+        from django.apps import apps
+
+        if not apps.is_installed("pgtrigger"):
             # Our models declare triggers in Meta, an option pgtrigger's app module
             # registers: without it their import fails with a bare TypeError. Register
             # it so that the system check pgflow.E013 can name the fix instead.

@@ -58,7 +58,7 @@ def expiry_time(expires: float | dt.datetime | None, starts: dt.datetime) -> dt.
 def start_time(options: dict[str, Any]) -> dt.datetime:
     """The earliest the job may start, by this process's clock (for the expiry check only)."""
     if options.get("run_at") is not None:
-        return options["run_at"]  # type: ignore[no-any-return]
+        return options["run_at"]
     return timezone.now() + dt.timedelta(seconds=float(options.get("delay") or 0))
 
 

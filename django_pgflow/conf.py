@@ -102,9 +102,7 @@ OPTIONS: dict[str, Option] = {
         "OpenTelemetry spans for enqueue and execution when opentelemetry-api is installed "
         "and a tracer provider is set; False turns them off.",
     ),
-    "METRICS": Option(
-        (bool,), False, "Serve the Prometheus /metrics view of django_pgflow.urls."
-    ),
+    "METRICS": Option((bool,), False, "Serve the Prometheus /metrics view of django_pgflow.urls."),
     "HEALTH": Option((bool,), False, "Serve the /health view of django_pgflow.urls."),
     "ENDPOINT_TOKEN": Option(
         (str, type(None)),

@@ -36,6 +36,7 @@ def not_migrated(error: BaseException, alias: str = "default") -> NotMigratedErr
         "tables and the SQL functions), then try again."
     )
 
+
 # What a server that was reached says when it will not let these credentials in.
 REFUSALS = (
     "authentication failed",
@@ -73,8 +74,7 @@ def unreachable_database_message(settings_dict: dict[str, Any], error: BaseExcep
         f"server is running and reachable from here, and that {_where_configured()} "
         "the right host, port and credentials."
         + (
-            " Or unset DATABASE_URL to let the example project start its own embedded "
-            "PostgreSQL."
+            " Or unset DATABASE_URL to let the example project start its own embedded PostgreSQL."
             if _in_example_project()
             else ""
         )

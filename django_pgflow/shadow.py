@@ -34,7 +34,7 @@ shadow_compared = Signal()
 FIRST_LOOK = 1.0  # seconds after the copy is queued
 
 
-class OutcomePending(Exception):  # noqa: N818 - it reads as a state, and retries
+class OutcomePending(Exception):
     """One of the two has not finished: the comparison is tried again later."""
 
 

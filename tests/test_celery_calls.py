@@ -73,9 +73,7 @@ def test_a_job_not_started_before_it_expires_is_not_run(worker_thread):
     assert job.status == "cancelled" and job.attempts == 0
     assert started_soon.status == "completed"
     assert not Execution.objects.filter(key="late").exists()
-    companions = {
-        j.args[0]: j for j in Job.objects.filter(task_name=expire_job.name)
-    }
+    companions = {j.args[0]: j for j in Job.objects.filter(task_name=expire_job.name)}
     wait_for(lambda: companions[job.pk].refresh().is_finished, 30)
     assert companions[started_soon.pk].refresh().status == "queued"  # due in an hour
     assert companions[job.pk].result == "expired: cancelled before it started"

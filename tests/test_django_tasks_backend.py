@@ -85,14 +85,18 @@ def test_backend_is_the_configured_one_and_supports_everything():
 def test_enqueue_returns_a_ready_result_backed_by_a_job(collected):
     result = t.add.using(priority=7, queue_name="emails").enqueue(2, b=3)
     assert result.status == TaskResultStatus.READY and not result.is_finished
-    assert (result.args, result.kwargs, result.task) == ([2], {"b": 3}, t.add.using(priority=7, queue_name="emails"))
+    assert (result.args, result.kwargs, result.task) == (
+        [2],
+        {"b": 3},
+        t.add.using(priority=7, queue_name="emails"),
+    )
     job = Job.objects.get(pk=int(result.id))
     assert (job.task_name, job.queue, job.priority) == (t.add.module_path, "emails", 7)
     assert (job.args, job.kwargs, job.status) == ([2], {"b": 3}, "queued")
     assert result.enqueued_at == job.created_at
     assert [name for name, _ in collected] == ["enqueued"] and collected[0][1].id == result.id
     with pytest.raises(ValueError, match="not finished"):
-        result.return_value
+        _ = result.return_value
 
 
 @pytest.mark.django_db(transaction=True)
@@ -129,12 +133,13 @@ def test_validation_of_priority_run_after_and_functions():
 
 @pytest.mark.django_db
 def test_queues_are_checked_against_the_backend_and_pgflow_settings():
-    with override_settings(TASKS={"default": {
-        "BACKEND": "django_pgflow.backends.PgflowBackend", "QUEUES": ["default"]
-    }}):  # fmt: skip
-        with pytest.raises(InvalidTaskError, match="Queue 'emails' is not valid"):
-            t.noop.using(queue_name="emails").enqueue()
-    with pytest.raises(InvalidTaskError, match="Unknown queue .undeclared."):
+    only_default = {"BACKEND": "django_pgflow.backends.PgflowBackend", "QUEUES": ["default"]}
+    with (
+        override_settings(TASKS={"default": only_default}),
+        pytest.raises(InvalidTaskError, match="Queue 'emails' is not valid"),
+    ):
+        t.noop.using(queue_name="emails").enqueue()
+    with pytest.raises(InvalidTaskError, match=r"Unknown queue 'undeclared'"):
         t.noop.using(queue_name="undeclared").enqueue()
     assert not Job.objects.exists()
 
@@ -238,7 +243,7 @@ def test_a_failing_task_is_failed_with_its_error(worker_thread, collected):
         wait_for(lambda: finished(result) and finished(bad_value), 30)
     assert result.status == TaskResultStatus.FAILED
     with pytest.raises(ValueError, match="Task failed"):
-        result.return_value
+        _ = result.return_value
     [error] = result.errors
     assert error.exception_class is ValueError
     assert error.traceback.endswith("ValueError: this task failed\n")
@@ -262,7 +267,11 @@ def test_pgflow_retries_timeouts_and_resources_apply(worker_thread, collected):
     assert retried.status == TaskResultStatus.SUCCESSFUL
     assert retried.return_value == "done after 3" and retried.attempts == 3
     assert [e.exception_class for e in retried.errors] == [ConnectionError, ConnectionError]
-    assert list(Execution.objects.filter(task="fails_twice").values_list("attempt", flat=True)) == [1, 2, 3]
+    assert list(Execution.objects.filter(task="fails_twice").values_list("attempt", flat=True)) == [
+        1,
+        2,
+        3,
+    ]
     # Retried attempts are not finished: one task_finished, for the last.
     assert [n for n, r in collected if r.id == retried.id].count("finished") == 1
     assert slow.status == TaskResultStatus.FAILED and slow.attempts == 1

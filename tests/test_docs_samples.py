@@ -19,7 +19,7 @@ import pytest
 from django.db import connection, transaction
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = sorted((ROOT / "docs").rglob("*.md")) + [ROOT / "README.md"]
+PAGES = [*sorted((ROOT / "docs").rglob("*.md")), ROOT / "README.md"]
 
 FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>```+|~~~+)\s*(?P<lang>[\w+-]*)[^\n]*$")
 MARK = re.compile(r"<!--\s*test:\s*(?P<what>run|skip)\b[^>]*-->")
@@ -57,7 +57,9 @@ def samples_of(page: Path) -> list[Sample]:
         start = index + 1
         index += 1
         while index < len(lines) and not lines[index].strip().startswith(fence):
-            body.append(lines[index][len(indent) :] if lines[index].startswith(indent) else lines[index])
+            body.append(
+                lines[index][len(indent) :] if lines[index].startswith(indent) else lines[index]
+            )
             index += 1
         found.append(Sample(page, start, lang.lower(), "\n".join(body) + "\n", mark))
         mark = None
@@ -92,6 +94,6 @@ def test_runnable_samples_of_a_page_run(page: Path):
                 with connection.cursor() as cursor:
                     cursor.execute(sample.code)
             elif sample.lang in ("python", "py"):
-                exec(compile(sample.code, sample.where, "exec"), namespace)  # noqa: S102
+                exec(compile(sample.code, sample.where, "exec"), namespace)
             else:
                 pytest.fail(f"{sample.where}: only python and sql samples can be marked run")

@@ -90,9 +90,11 @@ def test_enqueue_before_migrate_names_the_fix():
     with connection.cursor() as cursor:  # undone with the test's transaction
         cursor.execute("DROP SCHEMA django_pgflow CASCADE")
     for call in (noop.enqueue, lambda: enqueue_many([noop.s()])):
-        with pytest.raises(NotMigratedError, match=r"python manage.py migrate") as caught:
-            with transaction.atomic():
-                call()
+        with (
+            pytest.raises(NotMigratedError, match=r"python manage.py migrate") as caught,
+            transaction.atomic(),
+        ):
+            call()
         assert 'schema "django_pgflow" does not exist' in str(caught.value)
 
 
@@ -124,7 +126,10 @@ def test_database_advice_outside_this_repository(monkeypatch):
 
 
 def doc_text() -> str:
-    return "\n".join(p.read_text() for p in sorted(DOCS.rglob("*.md"))) + (ROOT / "README.md").read_text()
+    return (
+        "\n".join(p.read_text() for p in sorted(DOCS.rglob("*.md")))
+        + (ROOT / "README.md").read_text()
+    )
 
 
 def test_docs_name_the_schema_and_channel_that_exist():

@@ -63,7 +63,9 @@ def procrastinate_rows() -> dict[int, tuple[Any, ...]]:
         return {row[0]: row[1:] for row in cursor.fetchall()}
 
 
-def test_procrastinate_jobs_come_over_once_with_their_times_and_run(procrastinate_app, worker_thread):
+def test_procrastinate_jobs_come_over_once_with_their_times_and_run(
+    procrastinate_app, worker_thread
+):
     app = procrastinate_app
 
     @app.task(name=record.name, queue="default")

@@ -131,7 +131,7 @@ WEB_WORK = textwrap.dedent(
     print(json.dumps({
         "pooled": pooled, "ids": ids, "run": run.pk, "pages": status,
         "health": [health.status_code, health.json()["checks"]["schema"]["ok"]],
-        "ready_default": "pgflow_queue_jobs{queue=\\"default\\",state=\\"ready\\"}" in metrics.content.decode(),
+        "ready_default": 'queue="default",state="ready"' in metrics.content.decode(),
     }))
     """
 )
@@ -156,10 +156,8 @@ def test_web_work_through_pgbouncer_runs_on_direct_workers(bouncer):
 
 
 def test_workers_refuse_pgbouncer_and_name_the_direct_connection(bouncer):
-    job_id = manage(
-        "shell", "-c", "from testproject.example.tasks import record; print(record.enqueue('x').pk)",
-        url=bouncer,
-    ).stdout.strip().splitlines()[-1]  # fmt: skip
+    enqueue_one = "from testproject.example.tasks import record; print(record.enqueue('x').pk)"
+    job_id = manage("shell", "-c", enqueue_one, url=bouncer).stdout.strip().splitlines()[-1]
     refused = manage("runworkers", "--burst", url=bouncer)
     output = refused.stdout + refused.stderr
     assert refused.returncode != 0

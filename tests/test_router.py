@@ -118,8 +118,9 @@ def test_legacy_calls_get_celery_style_options():
 def test_bad_routes_are_named():
     with routes({double.name: "celery"}), pytest.raises(ImproperlyConfigured, match="'celery'"):
         double.delay(1)
-    with override_settings(PGFLOW={"ROUTES": {"*": "legacy"}}), pytest.raises(
-        ImproperlyConfigured, match="LEGACY_ENQUEUE"
+    with (
+        override_settings(PGFLOW={"ROUTES": {"*": "legacy"}}),
+        pytest.raises(ImproperlyConfigured, match="LEGACY_ENQUEUE"),
     ):
         double.delay(1)
     assert not Job.objects.exists()

@@ -38,7 +38,9 @@ def test_the_trace_of_the_enqueuing_request_continues_in_the_job(spans, worker_t
     with tracer.start_as_current_span("POST /signup") as request:
         job = record.enqueue("traced")
     carrier = job_metadata(job.pk, "trace")
-    assert carrier["traceparent"].split("-")[1] == format(request.get_span_context().trace_id, "032x")
+    assert carrier["traceparent"].split("-")[1] == format(
+        request.get_span_context().trace_id, "032x"
+    )
     assert job.refresh().args == ["traced"] and job.kwargs == {}  # the user's arguments untouched
     worker_thread()
     wait_for(lambda: job.refresh().is_finished, 30)

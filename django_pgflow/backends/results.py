@@ -59,7 +59,7 @@ def worker_ids(job: Job) -> list[str]:
 
 
 def result_from_job(task: Task, job: Job, backend: str) -> TaskResult:
-    result = TaskResult(
+    result: Any = TaskResult(
         task=task,
         id=str(job.pk),
         status=STATUSES[job.status],

@@ -13,7 +13,6 @@ timeout=60, resources={"gpu": 1}, lock_key=..., retry_delay=..., max_retry_delay
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -48,7 +47,7 @@ JOB_OPTION_FIELDS = (
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class PgflowTask(Task):  # type: ignore[misc]
+class PgflowTask(Task):
     """Django's ``Task`` plus django-pgflow's retries, timeouts and gates."""
 
     max_attempts: int | None = None
@@ -93,7 +92,7 @@ def job_options(task: Task) -> dict[str, Any]:
     return options
 
 
-class PgflowBackend(BaseTaskBackend):  # type: ignore[misc]
+class PgflowBackend(BaseTaskBackend):
     """Django Tasks backend over django-pgflow's queue. ``OPTIONS``: ``DATABASE`` (alias)."""
 
     task_class = PgflowTask
@@ -146,11 +145,14 @@ class PgflowBackend(BaseTaskBackend):  # type: ignore[misc]
             raise TaskResultDoesNotExist(result_id)
         return job
 
-    def check(self, **kwargs: Any) -> Iterable[checks.CheckMessage]:
-        if not apps.is_installed("django_pgflow"):
-            yield checks.Error(
+    def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
+        if apps.is_installed("django_pgflow"):
+            return []
+        return [
+            checks.Error(
                 f"TASKS[{self.alias!r}] uses django_pgflow.backends.PgflowBackend, but "
                 "'django_pgflow' is not in INSTALLED_APPS.",
                 hint="Add 'pgtrigger' and 'django_pgflow' to INSTALLED_APPS.",
                 id="pgflow.E020",
             )
+        ]

@@ -36,8 +36,10 @@ class ProcrastinateSource:
         self.events = sql.Identifier(schema, "procrastinate_events")
 
     def _query(self, cursor: Any, template: str) -> str:
-        return sql.SQL(template).format(jobs=self.jobs, events=self.events).as_string(
-            cursor.connection
+        return (
+            sql.SQL(template)
+            .format(jobs=self.jobs, events=self.events)
+            .as_string(cursor.connection)
         )
 
     def lock_waiting(self, cursor: Any) -> list[Waiting]:

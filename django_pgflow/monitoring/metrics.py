@@ -79,9 +79,7 @@ WHERE status = 'started'
 GROUP BY flow_slug, status ORDER BY flow_slug, status
 """
 
-CONTENTION_SQL = (
-    "SELECT kind, name, capacity, in_use, waiting, longest_wait FROM pgflow_contention"
-)
+CONTENTION_SQL = "SELECT kind, name, capacity, in_use, waiting, longest_wait FROM pgflow_contention"
 
 
 def _rows(alias: str, query: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:

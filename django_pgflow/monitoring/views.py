@@ -73,4 +73,6 @@ def health(request: HttpRequest) -> HttpResponse:
         return denied
     result = check_health()
     status = "ok" if result.ok else "unavailable"
-    return JsonResponse({"status": status, "checks": result.checks}, status=200 if result.ok else 503)
+    return JsonResponse(
+        {"status": status, "checks": result.checks}, status=200 if result.ok else 503
+    )

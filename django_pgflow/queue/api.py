@@ -106,9 +106,7 @@ def _insert(params: list[Any], using: str) -> Job:
 
 
 def _send_enqueued(job_id: int, task_name: str, queue: str | None, job: Job | None) -> None:
-    signals.job_enqueued.send(
-        sender=Job, job_id=job_id, task_name=task_name, queue=queue, job=job
-    )
+    signals.job_enqueued.send(sender=Job, job_id=job_id, task_name=task_name, queue=queue, job=job)
 
 
 def enqueue(
@@ -227,9 +225,7 @@ def enqueue_many(specs: Iterable[JobSpec], *, using: str = "default") -> list[in
 def _insert_many(payload: str, using: str) -> list[int]:
     try:
         with connections[using].cursor() as cursor:
-            cursor.execute(
-                "SELECT ord, id FROM django_pgflow.enqueue_many(%s::jsonb)", [payload]
-            )
+            cursor.execute("SELECT ord, id FROM django_pgflow.enqueue_many(%s::jsonb)", [payload])
             rows = cursor.fetchall()
     except ProgrammingError as error:
         raise (not_migrated(error, using) or error) from error

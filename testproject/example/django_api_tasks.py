@@ -1,5 +1,8 @@
 """Tasks declared with Django's own ``@task`` (django.tasks, or the django-tasks
-backport on Django 5.2), run by django-pgflow's workers through PgflowBackend."""
+backport on Django 5.2), run by django-pgflow's workers through PgflowBackend.
+
+django-pgflow's own options (max_attempts, timeout, resources...) pass through
+Django's ``@task(**kwargs)`` to PgflowTask; Django's type stubs do not know them."""
 
 from __future__ import annotations
 
@@ -47,7 +50,7 @@ def returns_object() -> Any:
     return object()
 
 
-@task(max_attempts=3, retry_delay=0.05, max_retry_delay=0.1, takes_context=True)
+@task(max_attempts=3, retry_delay=0.05, max_retry_delay=0.1, takes_context=True)  # type: ignore[call-overload]
 def fails_twice(context: Any, key: str) -> str:
     """django-pgflow's retries under Django's API: the first two attempts fail."""
     Execution.objects.create(
@@ -59,13 +62,13 @@ def fails_twice(context: Any, key: str) -> str:
     return f"done after {context.attempt}"
 
 
-@task(timeout=0.5, max_attempts=1)
+@task(timeout=0.5, max_attempts=1)  # type: ignore[call-overload]
 def too_slow(seconds: float) -> None:
     import time
 
     time.sleep(seconds)
 
 
-@task(resources={"gpu": 1})
+@task(resources={"gpu": 1})  # type: ignore[call-overload]
 def on_gpu(x: int) -> int:
     return x * 2
