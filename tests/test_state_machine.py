@@ -130,6 +130,8 @@ class MJob:
     lock_key: str | None = None
     waited: float | None = None
     gated: bool = False
+    # Context carried with the job (a trace carrier, say); nothing here writes it.
+    metadata: Any = field(default_factory=dict)
     # Bounds of a jittered backoff, until the database's run_at is observed.
     pending_run_at: tuple[datetime, datetime] | None = None
 
