@@ -1,6 +1,6 @@
 """OpenTelemetry spans for jobs, with the trace carried from enqueue to execution.
 
-Active only when ``opentelemetry-api`` is installed, a tracer provider has been
+Active only when ``opentelemetry-api`` is installed and imported, a tracer provider has been
 set (``opentelemetry.trace.set_tracer_provider``, or an auto-instrumentation
 agent), and ``PGFLOW["TRACING"]`` is not False. Otherwise every function here is
 a cheap no-op and nothing is written.
@@ -19,6 +19,7 @@ a cheap no-op and nothing is written.
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -27,11 +28,16 @@ from .conf import pgflow_settings
 from .definitions.context import JobContext
 from .metadata import job_metadata, merge_job_metadata
 
-try:  # an optional dependency
-    from opentelemetry import propagate, trace
-except ImportError:  # pragma: no cover - depends on the install
-    trace = None  # type: ignore[assignment]
-    propagate = None  # type: ignore[assignment]
+
+def _api() -> Any:
+    """``opentelemetry.trace``, if this process has imported it, else None.
+
+    Never imported here: a process that configured tracing has imported it
+    already (set_tracer_provider, an instrumentation agent), and one that did
+    not pays nothing, not even the import.
+    """
+    return sys.modules.get("opentelemetry.trace")
+
 
 SYSTEM = "django_pgflow"
 
@@ -50,7 +56,8 @@ def use_tracer_provider(provider: Any) -> None:
 
 
 def tracing_enabled() -> bool:
-    """True when spans would go somewhere: the API is installed and a provider is set."""
+    """True when spans would go somewhere: the API is in use and a provider is set."""
+    trace = _api()
     if trace is None or pgflow_settings.TRACING is False:
         return False
     if _provider is not None:
@@ -60,7 +67,8 @@ def tracing_enabled() -> bool:
 
 
 def _tracer() -> Any:
-    assert trace is not None
+    from opentelemetry import trace
+
     return trace.get_tracer("django_pgflow", __version__, tracer_provider=_provider)
 
 
@@ -70,6 +78,8 @@ def enqueue_span(task_name: str, queue: str | None) -> Iterator[dict[str, str] |
     if not tracing_enabled():
         yield None
         return
+    from opentelemetry import propagate, trace
+
     attributes = {"messaging.system": SYSTEM, "messaging.destination.name": queue or ""}
     with _tracer().start_as_current_span(
         f"send {task_name}", kind=trace.SpanKind.PRODUCER, attributes=attributes
@@ -95,6 +105,8 @@ def job_carrier(job_id: int | None, using: str = "default") -> dict[str, str]:
 
 def trace_execution(context: JobContext, proceed: Callable[[], Any]) -> Any:
     """The tracing hook: a CONSUMER span around the job, parented on its enqueue."""
+    from opentelemetry import propagate, trace
+
     parent = propagate.extract(job_carrier(context.job_id))
     attributes = {
         "messaging.system": SYSTEM,

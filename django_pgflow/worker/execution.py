@@ -89,7 +89,7 @@ def find_task(name: str) -> Task:
         return step_runner.step_task(name)
     try:
         return registry.get_task(name)
-    except UnknownTaskError:
+    except UnknownTaskError:  # costs only on a miss
         adapter = _django_task(name)
         if adapter is None:
             raise
@@ -141,8 +141,11 @@ def execute(job: ClaimedJob, worker_id: int | None) -> Outcome:
         hooks = execution_hooks()
         if hooks:
             value = run_with_hooks(hooks, context, lambda: _run_body(task, job, context))
-        else:
-            value = _run_body(task, job, context)
+        else:  # _run_body, inline: the drain's hot path
+            args = [context, *job.args] if task.takes_context else list(job.args)
+            value = task.func(*args, **job.kwargs)
+            if task.is_async:
+                value = _event_loop().run_until_complete(value)
     except BaseException as exc:  # noqa: BLE001 - any task error is the job's error
         # SystemExit and KeyboardInterrupt included: raised by a task body (sys.exit()
         # in a library, say) they would end this pool thread and strand the job.
