@@ -286,3 +286,40 @@ def check_pgtrigger_installed(app_configs: Any = None, **kwargs: Any) -> list[Ch
             id="pgflow.E013",
         )
     ]
+
+
+def _check_routes(config: dict[str, Any]) -> list[CheckMessage]:
+    """E014: every route names a system, and the systems routed to can be reached."""
+    from .router import SYSTEMS
+
+    routes = config.get("ROUTES") or {}
+    errors: list[CheckMessage] = [
+        Error(
+            f"PGFLOW['ROUTES'][{name!r}] is {route!r}.",
+            hint=f"Use one of {', '.join(SYSTEMS)}.",
+            id="pgflow.E014",
+        )
+        for name, route in routes.items()
+        if route not in SYSTEMS
+    ]
+    used = set(routes.values()) | ({"legacy", "shadow"} if config.get("ROUTER") else set())
+    needs = [("LEGACY_ENQUEUE", {"legacy", "shadow"}), ("LEGACY_RESULT", {"shadow"})]
+    for key, systems in needs:
+        if used & systems and not config.get(key):
+            errors.append(
+                Error(
+                    f"PGFLOW routes tasks to {' or '.join(sorted(used & systems))}, but "
+                    f"PGFLOW[{key!r}] is not set.",
+                    hint="See docs/migrating/side-by-side.md.",
+                    id="pgflow.E014",
+                )
+            )
+    return errors
+
+
+@register()
+def check_routes(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    config = getattr(settings, "PGFLOW", None)
+    if not isinstance(config, dict) or check_settings():
+        return []  # type errors are check_settings' to report
+    return _check_routes(config)

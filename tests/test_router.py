@@ -152,3 +152,16 @@ def test_shadow_mode_reports_a_mismatch(worker_thread, caplog, monkeypatch):
         wait_for(lambda: compare.refresh().is_finished, 30)
     assert compare.result == {"match": False, "ours": 10, "theirs": 11}
     assert f"the old system's {legacy_id} returned 11" in caplog.text
+
+
+def test_system_checks_name_bad_routes_and_missing_doors():
+    from django_pgflow.checks import check_routes
+
+    with override_settings(PGFLOW={"ROUTES": {"a.b": "celery"}}):
+        assert [e.id for e in check_routes()] == ["pgflow.E014"]
+    with override_settings(PGFLOW={"ROUTES": {"*": "shadow"}}):
+        messages = [e.msg for e in check_routes()]
+        assert any("LEGACY_ENQUEUE" in m for m in messages)
+        assert any("LEGACY_RESULT" in m for m in messages)
+    with override_settings(PGFLOW={**LEGACY, "ROUTES": {"*": "shadow"}}):
+        assert check_routes() == []
