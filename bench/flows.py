@@ -43,7 +43,7 @@ from rich.table import Table  # noqa: E402
 
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/pgflow_bench_flows"
 COMPLETE_SQL = (
-    "SELECT django_pgflow.complete_many(%s, %s, "
+    "SELECT django_pgflow.complete_many(%s, %s, %s, "
     "ARRAY(SELECT value FROM jsonb_array_elements(%s::jsonb)))"
 )
 console = Console(highlight=False)
@@ -134,7 +134,8 @@ def completion_cost(conn: psycopg.Connection[Any], size: int) -> dict[str, float
     ).fetchone()
     assert root is not None
     conn.execute(
-        "SELECT django_pgflow.complete(%s, 1, %s::jsonb)", [root[0], json.dumps(list(range(size)))]
+        "SELECT django_pgflow.complete(%s, %s, 1, %s::jsonb)",
+        [worker[0], root[0], json.dumps(list(range(size)))],
     )
     tasks: list[tuple[int, int]] = []
     while True:
@@ -150,7 +151,9 @@ def completion_cost(conn: psycopg.Connection[Any], size: int) -> dict[str, float
         batch = tasks[start : start + 100]
         results = json.dumps([task_id for task_id, _ in batch])
         began = time.perf_counter()
-        conn.execute(COMPLETE_SQL, [[t[0] for t in batch], [t[1] for t in batch], results])
+        conn.execute(
+            COMPLETE_SQL, [worker[0], [t[0] for t in batch], [t[1] for t in batch], results]
+        )
         times.append(time.perf_counter() - began)
     state = conn.execute("SELECT status FROM pgflow_run WHERE id = %s", [run.pk]).fetchone()
     assert state is not None and state[0] == "started"  # `check` is still to run

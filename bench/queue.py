@@ -69,17 +69,17 @@ TARGET_P50_MS = 5.0
 
 # The statements the worker sends (django_pgflow/worker/sql.py), verbatim.
 CLAIM_SQL = (
-    "SELECT id, queue, task_name, args, kwargs, attempts, priority, timeout "
+    "SELECT id, queue, task_name, args::text, kwargs::text, attempts, priority, timeout "
     "FROM django_pgflow.claim(%s, %s, %s, %s)"
 )
 COMPLETE_SQL = (
-    "SELECT django_pgflow.complete_many(%s, %s, "
+    "SELECT django_pgflow.complete_many(%s, %s, %s, "
     "ARRAY(SELECT value FROM jsonb_array_elements(%s::jsonb)))"
 )
 
 # The worker's fused call (django_pgflow/worker/sql.py complete_and_claim), verbatim.
 FUSED_SQL = (
-    "SELECT late_id, id, queue, task_name, args, kwargs, attempts, priority, timeout, "
+    "SELECT late_id, id, queue, task_name, args::text, kwargs::text, attempts, priority, timeout, "
     "run_id, task_index "
     "FROM django_pgflow.complete_and_claim(%s, %s, %s, %s, %s::bigint[], %s::integer[], "
     "ARRAY(SELECT value FROM jsonb_array_elements(%s::jsonb)), %s::bigint[])"
@@ -289,7 +289,9 @@ def drain_bare_sql(
             ids = [r[0] for r in rows]
             attempts = [r[5] for r in rows]
             results = "[" + ",".join("null" for _ in rows) + "]"
-            applied = conn.execute(COMPLETE_SQL, [ids, attempts, results], prepare=True).fetchall()
+            applied = conn.execute(
+                COMPLETE_SQL, [worker_id, ids, attempts, results], prepare=True
+            ).fetchall()
             done += len(applied)
         wall = time.perf_counter() - started
         conn.execute("SELECT django_pgflow.stop_worker(%s)", [worker_id])

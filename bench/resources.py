@@ -173,9 +173,9 @@ def drain_loop(
                         break
                     continue  # others hold what is left (or it is gated): claim again
                 db.execute(
-                    "SELECT django_pgflow.complete_many(%s, %s, "
+                    "SELECT django_pgflow.complete_many(%s, %s, %s, "
                     "array_fill('null'::jsonb, ARRAY[%s]), '{}')",
-                    [[r[0] for r in rows], [r[1] for r in rows], len(rows)],
+                    [worker_id, [r[0] for r in rows], [r[1] for r in rows], len(rows)],
                     prepare=True,
                 )
             counts.append(claims)

@@ -24,6 +24,7 @@ class PgflowConfig(AppConfig):
 
         from . import checks  # noqa: F401  (registers the system checks)
         from .definitions.sync import sync_after_migrate
+        from .limits import sync_after_migrate as sync_limits_after_migrate
 
         # Tasks and flows register themselves on import, like admin.py modules.
         autodiscover_modules("tasks")
@@ -31,4 +32,8 @@ class PgflowConfig(AppConfig):
         # migrate leaves the definition tables matching the Flow classes.
         post_migrate.connect(
             sync_after_migrate, sender=self, dispatch_uid="django_pgflow.sync_flows"
+        )
+        # ... and the limits stored in the database matching PGFLOW.
+        post_migrate.connect(
+            sync_limits_after_migrate, sender=self, dispatch_uid="django_pgflow.sync_limits"
         )

@@ -672,6 +672,7 @@ def _claimed(task_name: str, args: list[Any], kwargs: dict[str, Any]) -> Claimed
         attempt=1,
         priority=0,
         timeout=30,
+        run_id=1,  # a step's job belongs to a run
     )
 
 

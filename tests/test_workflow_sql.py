@@ -72,14 +72,21 @@ def claim(limit: int = 100) -> list[tuple[int, str, Any, Any]]:
 def complete(job_id: int, output: Any) -> bool:
     attempt = one("SELECT attempts FROM pgflow_job WHERE id = %s", job_id)
     return one(
-        "SELECT django_pgflow.complete(%s, %s, %s::jsonb)", job_id, attempt, json.dumps(output)
+        "SELECT django_pgflow.complete(%s, %s, %s, %s::jsonb)",
+        WORKER[0],
+        job_id,
+        attempt,
+        json.dumps(output),
     )
 
 
 def fail(job_id: int) -> str:
     attempt = one("SELECT attempts FROM pgflow_job WHERE id = %s", job_id)
     return one(
-        'SELECT django_pgflow.fail(%s, %s, \'{"error": "Boom", "message": "x"}\')', job_id, attempt
+        'SELECT django_pgflow.fail(%s, %s, %s, \'{"error": "Boom", "message": "x"}\')',
+        WORKER[0],
+        job_id,
+        attempt,
     )
 
 

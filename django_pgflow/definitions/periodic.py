@@ -83,7 +83,7 @@ class Schedule:
 
     def __post_init__(self) -> None:
         validate_schedule_name(self.name)
-        validation.validate_task_name(self.task_name)
+        validation.validate_enqueueable(self.task_name)
         validate_cron(self.cron)
         validate_timezone(self.timezone)
         validation.to_json(list(self.args), f"args of schedule {self.name!r}")

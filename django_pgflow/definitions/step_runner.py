@@ -11,14 +11,13 @@ from collections.abc import Callable
 from typing import Any
 
 from ..exceptions import StepInputError, UnknownTaskError
+from ..validation import STEP_TASK_PREFIX
 from .context import current_job
 from .flow import Flow, StepContext
 from .flow_registry import find_flow
 from .flow_step import StepSpec
 from .task import JobOptions, Task
 from .typed import param_types, parse, to_plain
-
-STEP_TASK_PREFIX = "pgflow.step."
 
 
 def is_step_task(task_name: str) -> bool:

@@ -12,6 +12,7 @@ from typing import Any
 from django.db import models
 from django.db.models import Q
 
+from .fields import PayloadField
 from .flows import FlowDefinition
 from .fsm import status_fsm
 
@@ -69,8 +70,8 @@ class WorkflowRun(models.Model):
     flow = models.ForeignKey(FlowDefinition, on_delete=models.PROTECT, related_name="runs")
     flow_slug = models.CharField(max_length=63)
     status = models.CharField(max_length=16, choices=RunStatus.choices, default="started")
-    input = models.JSONField(null=True)
-    output = models.JSONField(null=True, blank=True, help_text="Leaf step outputs by slug.")
+    input = PayloadField(null=True)
+    output = PayloadField(null=True, blank=True, help_text="Leaf step outputs by slug.")
     metadata = models.JSONField(
         default=dict,
         db_default=models.Value({}, output_field=models.JSONField()),
@@ -79,7 +80,7 @@ class WorkflowRun(models.Model):
     )
     remaining_steps = models.IntegerField(default=0)
     run_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
-    error = models.JSONField(null=True, blank=True)
+    error = PayloadField(null=True, blank=True)
     created_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -137,8 +138,8 @@ class StepState(models.Model):
     remaining_deps = models.IntegerField(default=0)
     remaining_tasks = models.IntegerField(null=True, blank=True)
     initial_tasks = models.IntegerField(null=True, blank=True)
-    output = models.JSONField(null=True, blank=True)
-    error = models.JSONField(null=True, blank=True)
+    output = PayloadField(null=True, blank=True)
+    error = PayloadField(null=True, blank=True)
     created_at = models.DateTimeField()
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -179,8 +180,8 @@ class StepTask(models.Model):
         db_constraint=False,
         related_name="+",
     )
-    output = models.JSONField(null=True, blank=True)
-    error = models.JSONField(null=True, blank=True)
+    output = PayloadField(null=True, blank=True)
+    error = PayloadField(null=True, blank=True)
     attempts = models.IntegerField(default=0)
     created_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -100,7 +100,8 @@ def enqueue_spec(spec: JobSpec, *, using: str = "default") -> Job:
 
 def _insert(params: list[Any], using: str) -> Job:
     try:
-        return next(iter(Job.objects.using(using).raw(ENQUEUE_SQL, params)))
+        with validation.refused_by_sql():
+            return next(iter(Job.objects.using(using).raw(ENQUEUE_SQL, params)))
     except ProgrammingError as error:
         raise (not_migrated(error, using) or error) from error
 
@@ -136,7 +137,7 @@ def make_spec(
     allow_unknown: bool = False,
     **options: Any,
 ) -> JobSpec:
-    validation.validate_task_name(task_name)
+    validation.validate_enqueueable(task_name)
     given = options_from({k: v for k, v in options.items() if v is not None})
     if allow_unknown:
         defaults = JobOptions()
@@ -224,7 +225,7 @@ def enqueue_many(specs: Iterable[JobSpec], *, using: str = "default") -> list[in
 
 def _insert_many(payload: str, using: str) -> list[int]:
     try:
-        with connections[using].cursor() as cursor:
+        with validation.refused_by_sql(), connections[using].cursor() as cursor:
             cursor.execute("SELECT ord, id FROM django_pgflow.enqueue_many(%s::jsonb)", [payload])
             rows = cursor.fetchall()
     except ProgrammingError as error:

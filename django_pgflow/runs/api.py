@@ -16,7 +16,7 @@ from ..conf import pgflow_settings
 from ..definitions import flow_registry, sync
 from ..definitions.flow_step import validate_slug
 from ..definitions.typed import to_plain
-from ..exceptions import FlowDefinitionError, UnknownFlowError
+from ..exceptions import FlowDefinitionError, InvalidJobError, UnknownFlowError
 from ..models import WorkflowRun
 
 START_SQL = "SELECT django_pgflow.start_flow(%s, %s::jsonb, %s)"
@@ -68,9 +68,12 @@ def _start(slug: str, payload: str, run_key: str | None, using: str) -> Workflow
             cursor.execute(START_SQL, [slug, payload, run_key])
             run_id = cursor.fetchone()[0]
     except DataError as error:
-        if getattr(error.__cause__, "sqlstate", None) != INVALID_PARAMETER_VALUE:
+        cause = error.__cause__
+        if getattr(cause, "sqlstate", None) != INVALID_PARAMETER_VALUE:
             raise
-        raise UnknownFlowError(_unknown_flow_message(slug)) from None
+        if str(cause).startswith("pgflow: unknown flow"):
+            raise UnknownFlowError(_unknown_flow_message(slug)) from None
+        raise InvalidJobError(str(cause).removeprefix("pgflow: ")) from error
     # A second statement: the one that called start_flow cannot see the row it inserted.
     return WorkflowRun.objects.using(using).get(pk=run_id)
 

@@ -18,7 +18,7 @@ from .. import signals
 from ..definitions import registry, step_runner
 from ..definitions.context import JobContext, reset_current_job, set_current_job
 from ..definitions.task import Task
-from ..exceptions import UnknownTaskError
+from ..exceptions import InvalidJobError, UnknownTaskError
 from ..hooks import execution_hooks, run_with_hooks
 from ..validation import to_json
 
@@ -52,6 +52,8 @@ class ClaimedJob:
     timeout: float
     run_id: int | None = None  # set for the task of a workflow step
     task_index: int | None = None
+    # Why its arguments could not be decoded, if they could not: it fails unrun.
+    payload_problem: str | None = None
     # time.monotonic() after which it has timed out; set when a thread starts it,
     # so time spent waiting for a free thread (batch size > concurrency) is not counted.
     deadline: float = math.inf
@@ -115,6 +117,17 @@ def _event_loop() -> asyncio.AbstractEventLoop:
 
 def execute(job: ClaimedJob, worker_id: int | None) -> Outcome:
     """Run the task body of ``job`` in this thread and return its outcome."""
+    if job.payload_problem is not None:
+        error = {"error": "UndecodableJobError", "message": job.payload_problem, "traceback": None}
+        return Outcome(job, ok=False, error=error, retry=False)
+    if step_runner.is_step_task(job.task_name) and job.run_id is None:
+        refused = InvalidJobError(
+            f"{job.task_name!r} is the task of a flow step, but job {job.id} belongs to no "
+            "run: a step's task runs only on what its run hands it"
+        )
+        return Outcome(
+            job, ok=False, error=error_payload(refused, with_traceback=False), retry=False
+        )
     try:
         task = find_task(job.task_name)
     except Exception as exc:  # noqa: BLE001 - reported as the job's error

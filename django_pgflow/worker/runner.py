@@ -21,10 +21,9 @@ from typing import Any
 
 import psycopg
 
-from .. import signals
+from .. import limits, signals
 from ..definitions.periodic import declared_schedules
 from ..exceptions import JobTimeoutError
-from ..limits import declared_queue_limits, declared_resources
 from . import sql
 from .batching import Batcher, JobBatch, execute_batch
 from .connection import ResilientConnection
@@ -167,8 +166,7 @@ class Worker:
         self.worker_id = self.db.run(
             lambda c: sql.register_worker(c, opts.queues, opts.concurrency)
         )
-        resources, queue_limits = declared_resources(), declared_queue_limits()
-        self.db.run(lambda c: sql.sync_limits(c, resources, queue_limits))
+        self.db.run(limits.sync_limits)
         logger.info("worker %s started (queues=%s)", self.worker_id, opts.queues or "all")
         helpers: list[threading.Thread] = [
             Listener(opts.queues, self.wake, self.stop_event, opts.alias),
@@ -376,9 +374,10 @@ class Worker:
         def report(conn: psycopg.Connection[Any]) -> tuple[set[int], list[str | None]]:
             with conn.transaction():
                 statuses = [
-                    sql.fail(conn, o.job.id, o.job.attempt, o.error or {}, o.retry) for o in failed
+                    sql.fail(conn, self._id, o.job.id, o.job.attempt, o.error or {}, o.retry)
+                    for o in failed
                 ]
-                return sql.complete_many(conn, triples), statuses
+                return sql.complete_many(conn, self._id, triples), statuses
 
         try:
             applied, statuses = self.db.run(report)
@@ -389,6 +388,12 @@ class Worker:
             self._settle_failure(outcome.job, status, outcome.error)
         self._settle(done, applied)
         return True
+
+    @property
+    def _id(self) -> int:
+        """This worker's id, which fences every report it makes."""
+        assert self.worker_id is not None, "reports come only after register_worker"
+        return self.worker_id
 
     def _still_ours(self, job: ClaimedJob) -> bool:
         held = self.inflight.get(job.id)
@@ -401,14 +406,16 @@ class Worker:
     def _report_completed(self, done: list[Outcome]) -> None:
         triples = self._completions(done)
         try:
-            applied = self.db.run(lambda c: sql.complete_many(c, triples))
+            applied = self.db.run(lambda c: sql.complete_many(c, self._id, triples))
         except psycopg.Error as error:
             # One bad row must not sink the batch: report each on its own.
             logger.warning("batch completion failed (%s); reporting one by one", error)
             applied = set()
             for triple in triples:
                 try:
-                    applied |= self.db.run(functools.partial(sql.complete_many, jobs=[triple]))
+                    applied |= self.db.run(
+                        functools.partial(sql.complete_many, worker_id=self._id, jobs=[triple])
+                    )
                 except psycopg.Error as single:
                     self._report_failed(
                         self.inflight[triple[0]], error_payload(single), retry=False
@@ -435,7 +442,7 @@ class Worker:
                 )
 
     def _report_failed(self, job: ClaimedJob, error: dict[str, Any], retry: bool) -> None:
-        status = self.db.run(lambda c: sql.fail(c, job.id, job.attempt, error, retry))
+        status = self.db.run(lambda c: sql.fail(c, self._id, job.id, job.attempt, error, retry))
         self._settle_failure(job, status, error)
 
     def _settle_failure(
