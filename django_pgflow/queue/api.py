@@ -219,7 +219,8 @@ def enqueue_many(specs: Iterable[JobSpec], *, using: str = "default") -> list[in
             otel.store_carrier(ids, carrier, using)
     if signals.job_enqueued.receivers:
         for spec, job_id in zip(specs_list, ids, strict=True):
-            _send_enqueued(job_id, spec.task_name, spec.options.queue, None)
+            queue = spec.options.queue or pgflow_settings.DEFAULT_QUEUE
+            _send_enqueued(job_id, spec.task_name, queue, None)
     return ids
 
 
