@@ -10,6 +10,7 @@ from functools import cached_property
 from typing import Any
 
 from ..exceptions import FlowDefinitionError, InvalidJobError
+from .compensation import Compensation, find_compensation
 from .flow_step import (
     RUN_INPUT,
     STEP_ATTR,
@@ -33,6 +34,7 @@ class FlowSpec:
     timeout: float | None
     queue: str | None
     steps: tuple[StepSpec, ...]
+    compensation: Compensation | None = None
 
     @cached_property
     def by_slug(self) -> dict[str, StepSpec]:
@@ -60,6 +62,7 @@ def build_flow_spec(cls: type, reserved: Collection[str]) -> FlowSpec:
         timeout=defaults.timeout,
         queue=defaults.queue,
         steps=tuple(steps[name] for name in order),
+        compensation=find_compensation(cls, slug),
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..exceptions import StepInputError, UnknownTaskError
 from ..validation import STEP_TASK_PREFIX
+from .compensation import COMPENSATE_PREFIX, RunFailure
 from .context import current_job
 from .flow import Flow, StepContext
 from .flow_registry import find_flow
@@ -24,6 +25,34 @@ from .typed import param_types, parse, to_plain
 
 def is_step_task(task_name: str) -> bool:
     return task_name.startswith(STEP_TASK_PREFIX)
+
+
+def is_compensation(task_name: str) -> bool:
+    return task_name.startswith(COMPENSATE_PREFIX)
+
+
+def is_run_task(task_name: str) -> bool:
+    """A task that runs only as part of a run: a step's, or a compensation's."""
+    return is_step_task(task_name) or is_compensation(task_name)
+
+
+def compensation_task(task_name: str) -> Task:
+    """A ``Task`` whose body runs the flow's compensation handler with a ``RunFailure``."""
+    flow_slug = task_name.removeprefix(COMPENSATE_PREFIX)
+    flow = find_flow(flow_slug)
+    handler = flow._pgflow.compensation if flow is not None else None
+    if flow is None or handler is None:
+        raise UnknownTaskError(
+            f"No flow {flow_slug!r} with a compensation handler is defined in this worker, "
+            f"so it cannot run {task_name!r}."
+        )
+
+    def undo(failure: dict[str, Any]) -> Any:
+        context = StepContext(flow_slug=flow_slug, step_slug="", job=current_job())
+        method = getattr(flow(context), handler.method)
+        return to_plain(method(RunFailure(**failure)))
+
+    return Task(undo, name=task_name, options=JobOptions())
 
 
 def step_task_name(flow_slug: str, step_slug: str) -> str:

@@ -24,7 +24,7 @@ class RunEvent(models.Model):
         on_delete=models.DO_NOTHING,
         db_constraint=False,
         db_index=False,  # (run, id) below
-        related_name="events",
+        related_name="event_rows",
     )
     flow_slug = models.CharField(max_length=63)
     step_slug = models.CharField(max_length=63, null=True, blank=True)  # noqa: DJ001
