@@ -5,8 +5,8 @@ copy, a ``compare_outcomes`` job waits (retrying with backoff) until both have
 finished, then compares django-pgflow's result with what
 ``PGFLOW["LEGACY_RESULT"](legacy_id)`` reports as ``(finished, value)``. The
 verdict is the comparison job's result (``{"match": ..., "ours": ..., "theirs":
-...}``), it is kept in the copy's ``metadata["shadow"]``, a mismatch is logged
-as a warning, and the ``shadow_compared`` signal is sent.
+...}``), a mismatch is logged as a warning, and the ``shadow_compared`` signal
+is sent. The copy carries ``metadata["shadow"] = {"legacy_id": ...}``.
 
 A failed copy compares as ``{"error": "<class name>"}``: let ``LEGACY_RESULT``
 report a failure the same way for the two to match.
@@ -22,7 +22,6 @@ from django.utils.module_loading import import_string
 
 from .conf import pgflow_settings
 from .definitions.task import task
-from .metadata import merge_job_metadata
 from .models import FINISHED, Job
 from .queue.api import enqueue
 
@@ -48,8 +47,8 @@ def enqueue_shadow(
     **options: Any,
 ) -> Job:
     """Queue django-pgflow's copy of a call the old system runs, and its comparison."""
-    job = enqueue(task_name, args=args, kwargs=kwargs, using=using, **options)
-    merge_job_metadata([job.pk], "shadow", {"legacy_id": str(legacy_id)}, using)
+    shadow = {"shadow": {"legacy_id": str(legacy_id)}}
+    job = enqueue(task_name, args=args, kwargs=kwargs, using=using, metadata=shadow, **options)
     compare_outcomes.using(queue=job.queue, delay=FIRST_LOOK).s(job.pk, str(legacy_id)).enqueue(
         using=using
     )
@@ -73,7 +72,6 @@ def compare_outcomes(job_id: int, legacy_id: str) -> dict[str, Any]:
         raise OutcomePending(f"the old system's call {legacy_id} has not finished")
     ours = our_outcome(job)
     verdict = {"match": ours == theirs, "ours": ours, "theirs": theirs}
-    merge_job_metadata([job_id], "shadow", {"legacy_id": legacy_id, **verdict})
     if not verdict["match"]:
         logger.warning(
             "shadow mismatch for %s: job %s returned %r, the old system's %s returned %r",

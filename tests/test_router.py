@@ -138,7 +138,7 @@ def test_shadow_mode_runs_both_and_compares(worker_thread):
         worker_thread()
         wait_for(lambda: compare.refresh().is_finished, 30)
     assert compare.result == {"match": True, "ours": 42, "theirs": 42}
-    assert job_metadata(copy.pk, "shadow")["match"] is True
+    assert job_metadata(copy.pk, "shadow") == {"legacy_id": legacy_id}
 
 
 @pytest.mark.django_db(transaction=True)
