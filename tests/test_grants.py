@@ -33,7 +33,15 @@ SNIPPETS = ROOT / "docs" / "snippets"
 PLACEHOLDERS = {"web": "myapp_web", "worker": "myapp_worker"}
 # What the example tasks themselves touch: a project grants its own tables.
 EXAMPLE_TABLES = ("example_document", "example_execution")
-WEB_ENTRY_POINTS = {"enqueue", "enqueue_many", "start_flow", "cancel", "retry", "cancel_run"}
+WEB_ENTRY_POINTS = {
+    "enqueue",
+    "enqueue_many",
+    "enqueue_batch",
+    "start_flow",
+    "cancel",
+    "retry",
+    "cancel_run",
+}
 WEB_ENTRY_POINTS |= {"resume_run", "run_now", "get_run_with_states"}
 WORKER_ENTRY_POINTS = {"register_worker", "heartbeat", "claim", "complete", "complete_many"}
 WORKER_ENTRY_POINTS |= {"complete_and_claim", "fail", "release", "release_unknown", "stop_worker"}
