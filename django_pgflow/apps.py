@@ -8,6 +8,16 @@ class PgflowConfig(AppConfig):
     verbose_name = "pgflow"
     default_auto_field = "django.db.models.BigAutoField"
 
+    def import_models(self) -> None:
+        from django.apps import apps
+
+        if not apps.is_installed("pgtrigger"):
+            # Our models declare triggers in Meta, an option pgtrigger's app module
+            # registers: without it their import fails with a bare TypeError. Register
+            # it so that the system check pgflow.E013 can name the fix instead.
+            import pgtrigger.apps  # noqa: F401
+        super().import_models()
+
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
         from django.utils.module_loading import autodiscover_modules

@@ -34,11 +34,12 @@ PLACEHOLDERS = {"web": "myapp_web", "worker": "myapp_worker"}
 # What the example tasks themselves touch: a project grants its own tables.
 EXAMPLE_TABLES = ("example_document", "example_execution")
 WEB_ENTRY_POINTS = {"enqueue", "enqueue_many", "start_flow", "cancel", "retry", "cancel_run"}
-WEB_ENTRY_POINTS |= {"resume_run", "run_now"}
+WEB_ENTRY_POINTS |= {"resume_run", "run_now", "get_run_with_states"}
 WORKER_ENTRY_POINTS = {"register_worker", "heartbeat", "claim", "complete", "complete_many"}
 WORKER_ENTRY_POINTS |= {"complete_and_claim", "fail", "release", "release_unknown", "stop_worker"}
 WORKER_ENTRY_POINTS |= {"worker_lost", "reap", "prune", "prune_runs", "prune_workers"}
 WORKER_ENTRY_POINTS |= {"sync_flow", "sync_periodic", "enqueue_periodic", "rate_used"}
+WORKER_ENTRY_POINTS |= {"create_flow", "add_step"}
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

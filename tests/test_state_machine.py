@@ -131,6 +131,8 @@ class MJob:
     waited: float | None = None
     gated: bool = False
     impossible: str | None = None
+    # Context carried with the job (a trace carrier, say); nothing here writes it.
+    metadata: Any = field(default_factory=dict)
     # Bounds of a jittered backoff, until the database's run_at is observed.
     pending_run_at: tuple[datetime, datetime] | None = None
 

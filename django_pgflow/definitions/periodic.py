@@ -102,7 +102,7 @@ class Schedule:
         defaults = registry.get_task(self.task_name).options
         options = self.options.merged_over(defaults)
         spec = JobSpec(self.task_name, self.args, self.kwargs, options)
-        return _spec_json(spec, {})
+        return _spec_json(spec, {}, None)
 
     def ticks_around(self, now: dt.datetime) -> tuple[dt.datetime | None, dt.datetime | None]:
         """The latest tick at or before ``now`` and the first one after it.

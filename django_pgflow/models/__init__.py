@@ -6,6 +6,7 @@ illegal status transitions, whatever writes them.
 """
 
 from .dashboards import LockContention, QueueOverview
+from .events import EVENT_CHANNEL, RunEvent
 from .flows import FailurePolicy, FlowDefinition, StepDefinition, StepDependency, StepType
 from .jobs import FINISHED, JOB_TRANSITIONS, Job, JobStatus
 from .limits import Config, QueueLimit, QueueRateShard, Resource, Slot
@@ -14,6 +15,7 @@ from .runs import RunStatus, StepState, StepStatus, StepTask, WorkflowRun
 from .workers import Worker, WorkerState
 
 __all__ = [
+    "EVENT_CHANNEL",
     "FINISHED",
     "JOB_TRANSITIONS",
     "Config",
@@ -27,6 +29,7 @@ __all__ = [
     "QueueOverview",
     "QueueRateShard",
     "Resource",
+    "RunEvent",
     "RunStatus",
     "Slot",
     "StepDefinition",

@@ -105,6 +105,13 @@ class Job(models.Model):
         help_text="Seconds its last attempt waited, once ready, for its resources, "
         "lock key or queue limits (gated jobs only).",
     )
+    metadata = PayloadField(
+        default=dict,
+        db_default=models.Value({}, output_field=models.JSONField()),
+        blank=True,
+        help_text="Context carried with the job, never passed to the task: trace ids, tenant, "
+        "request id. A run's step tasks carry the run's.",
+    )
     result = PayloadField(null=True, blank=True)
     errors = PayloadField(
         default=list, help_text="One entry per failed attempt: attempt, error, traceback, at."

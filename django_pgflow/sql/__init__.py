@@ -84,12 +84,18 @@ class InstallSQL(migrations.RunSQL):
 
     def __init__(self, files: dict[str, str], reverse_sql: str | None = None, **kw: Any) -> None:
         self.files = dict(files)
-        sql = PREAMBLE + "\n\n".join(read(name) for name in self.files)
+        self.reverse = reverse_sql
+        # In the schema's own order, whatever the order of the mapping (a
+        # written migration sorts it): the schema first, views after functions.
+        order = schema_files()
+        names = sorted(self.files, key=lambda n: order.index(n) if n in order else len(order))
+        sql = PREAMBLE + "\n\n".join(read(name) for name in names)
         reverse = reverse_sql if reverse_sql is not None else migrations.RunSQL.noop
         super().__init__(sql=sql, reverse_sql=reverse, **kw)
 
     def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
-        return (self.__class__.__qualname__, [self.files], {})
+        kwargs = {} if self.reverse is None else {"reverse_sql": self.reverse}
+        return (self.__class__.__qualname__, [self.files], kwargs)
 
     def describe(self) -> str:
         return f"Install {len(self.files)} file(s) of django_pgflow/sql/schema"

@@ -30,8 +30,7 @@ def claim(
 ) -> list[ClaimedJob]:
     rows = conn.execute(
         "SELECT id, queue, task_name, args::text, kwargs::text, attempts, priority, timeout, "
-        "run_id, "
-        "task_index "
+        "run_id, task_index, metadata::text "
         "FROM django_pgflow.claim(%s, %s, %s, %s)",
         [worker_id, queues or None, limit, lease_margin],
         prepare=True,
@@ -44,10 +43,10 @@ def _claimed(r: tuple[Any, ...]) -> ClaimedJob:
     # json cannot read (written before the SQL checks existed, or by hand)
     # fails that job alone, never the claim, its batch or the process.
     try:
-        args, kwargs = json.loads(r[3]), json.loads(r[4])
+        args, kwargs, metadata = json.loads(r[3]), json.loads(r[4]), json.loads(r[10])
         problem = None
     except (ValueError, RecursionError) as error:
-        args, kwargs = [], {}
+        args, kwargs, metadata = [], {}, {}
         problem = f"the job's args or kwargs cannot be read back: {type(error).__name__}: {error}"
     return ClaimedJob(
         id=r[0],
@@ -60,6 +59,7 @@ def _claimed(r: tuple[Any, ...]) -> ClaimedJob:
         timeout=r[7],
         run_id=r[8],
         task_index=r[9],
+        metadata=metadata,
         payload_problem=problem,
     )
 
@@ -108,8 +108,7 @@ def complete_and_claim(
     """
     rows = conn.execute(
         "SELECT late_id, id, queue, task_name, args::text, kwargs::text, attempts, priority, "
-        "timeout, "
-        "run_id, task_index "
+        "timeout, run_id, task_index, metadata::text "
         "FROM django_pgflow.complete_and_claim(%s, %s, %s, %s, %s::bigint[], %s::integer[], "
         "ARRAY(SELECT value FROM jsonb_array_elements(%s::jsonb)), %s::bigint[])",
         [worker_id, queues or None, limit, lease_margin, *_completion_params(jobs)],

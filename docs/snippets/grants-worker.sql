@@ -28,9 +28,14 @@ GRANT EXECUTE ON FUNCTION
     django_pgflow.rate_used(text, timestamptz),
     -- Tasks that enqueue jobs or start flows of their own.
     django_pgflow.enqueue(text, text, jsonb, jsonb, integer, timestamptz, float8,
-                          integer, float8, float8, float8, text, jsonb, text),
+                          integer, float8, float8, float8, text, jsonb, text, jsonb),
     django_pgflow.enqueue_many(jsonb),
-    django_pgflow.start_flow(text, jsonb, text)
+    django_pgflow.start_flow(text, jsonb, text, jsonb),
+    django_pgflow.get_run_with_states(bigint),
+    -- Flows defined in SQL by a service in another language.
+    django_pgflow.create_flow(text, integer, float8, float8, integer),
+    django_pgflow.add_step(text, text, text[], integer, float8, float8, float8, text, text,
+                           integer, text, jsonb, jsonb, text, jsonb)
     TO myapp_worker;
 -- Reading only: jobs, runs and workers (runworkers --burst, pgflow_status,
 -- the supervisor), flow definitions and schedules (compared with the code
@@ -38,5 +43,6 @@ GRANT EXECUTE ON FUNCTION
 -- contention (pgflow_status).
 GRANT SELECT ON pgflow_job, pgflow_worker, pgflow_run, pgflow_step_state, pgflow_step_task,
                 pgflow_flow, pgflow_step, pgflow_step_dep, pgflow_periodic,
-                pgflow_resource, pgflow_queue_limit, pgflow_config, pgflow_contention
+                pgflow_resource, pgflow_queue_limit, pgflow_config, pgflow_contention,
+                pgflow_event
     TO myapp_worker;

@@ -19,6 +19,7 @@ BEGIN
     UPDATE pgflow_step_state SET status = 'cancelled', finished_at = now()
     WHERE run_id = p_run_id AND status IN ('created', 'started');
     PERFORM django_pgflow.cancel_step_jobs(p_run_id);
+    PERFORM django_pgflow.queue_compensation(p_run_id);
     RETURN true;
 END;
 $$;

@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION django_pgflow.check_flow(p_flow jsonb)
+CREATE OR REPLACE FUNCTION django_pgflow.check_flow(p_flow jsonb, p_min_steps integer DEFAULT 1)
 RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path FROM CURRENT
@@ -8,14 +8,17 @@ DECLARE
 BEGIN
     IF jsonb_typeof(p_flow) IS DISTINCT FROM 'object' OR coalesce(p_flow->>'slug', '') !~ '^[a-z][a-z0-9_]{0,62}$'
        OR jsonb_typeof(p_flow->'steps') IS DISTINCT FROM 'array' OR jsonb_typeof(p_flow->'deps') IS DISTINCT FROM 'array'
-       OR jsonb_array_length(p_flow->'steps') NOT BETWEEN 1 AND 1000 THEN
-        RAISE EXCEPTION 'pgflow: a flow definition is an object with a valid slug, 1 to 1000 steps and their deps'
+       OR jsonb_array_length(p_flow->'steps') NOT BETWEEN p_min_steps AND 1000 THEN
+        RAISE EXCEPTION 'pgflow: a flow definition is an object with a valid slug (1-63 lowercase letters, digits or _, starting with a letter), up to 1000 steps and their deps'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     PERFORM django_pgflow.check_whole('flow version', p_flow->'version', 1, 2147483647),
             django_pgflow.check_whole('flow max_attempts', p_flow->'max_attempts', 1, 1000000),
             django_pgflow.check_seconds('flow base_delay', (p_flow->>'base_delay')::float8),
             django_pgflow.check_seconds('flow timeout', (p_flow->>'timeout')::float8, false);
+    IF p_flow->>'compensation_queue' IS NOT NULL THEN
+        PERFORM django_pgflow.check_queue_name(p_flow->>'compensation_queue');
+    END IF;
     PERFORM django_pgflow.check_flow_step(s.step, s.ord)
     FROM jsonb_array_elements(p_flow->'steps') WITH ORDINALITY AS s(step, ord);
     -- The steps come in a topological order: a step depends only on steps
@@ -45,7 +48,7 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION django_pgflow.check_flow(jsonb) IS
+COMMENT ON FUNCTION django_pgflow.check_flow(jsonb, integer) IS
 'Raises invalid_parameter_value when a sync_flow() definition is malformed: bad slugs or options (check_flow_step), a step defined twice, a dependency on a step that is not earlier in the list (which rules out cycles), a map step with two sources.';
 
-REVOKE EXECUTE ON FUNCTION django_pgflow.check_flow(jsonb) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION django_pgflow.check_flow(jsonb, integer) FROM PUBLIC;

@@ -21,7 +21,12 @@ BEGIN
             django_pgflow.check_whole(v_what || ' priority', p_step->'priority', -32768, 32767),
             django_pgflow.check_queue_name(p_step->>'queue'),
             django_pgflow.check_resources(p_step->'resources'),
-            django_pgflow.check_json(v_what || ' condition', p_step->'condition', 65536);
+            django_pgflow.check_json(v_what || ' condition', p_step->'condition', 65536),
+            django_pgflow.check_json(v_what || ' condition_not', p_step->'condition_not', 65536);
+    IF p_step->>'slug' = 'input' THEN
+        RAISE EXCEPTION 'pgflow: a step may not be named input: a step''s parameter of that name receives the run input'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     IF jsonb_typeof(p_step->'base_delay') = 'number' THEN
         PERFORM django_pgflow.check_seconds(v_what || ' base_delay', (p_step->>'base_delay')::float8);
     END IF;

@@ -5,14 +5,16 @@ SET search_path FROM CURRENT
 AS $$
     INSERT INTO pgflow_step (
         flow_id, slug, index, step_type, dep_count, is_leaf, max_attempts, base_delay, timeout,
-        start_delay, queue, priority, on_failure, condition, on_condition_false, resources)
+        start_delay, queue, priority, on_failure, condition, condition_not, on_condition_false,
+        resources)
     SELECT p_flow_id, s.step->>'slug', (s.ord - 1)::integer, s.step->>'step_type',
            (SELECT count(*) FROM jsonb_array_elements(p_flow->'deps') d WHERE d->>0 = s.step->>'slug'),
            NOT EXISTS (SELECT 1 FROM jsonb_array_elements(p_flow->'deps') d WHERE d->>1 = s.step->>'slug'),
            (s.step->>'max_attempts')::integer, (s.step->>'base_delay')::float8,
            (s.step->>'timeout')::float8, (s.step->>'start_delay')::float8, s.step->>'queue',
            (s.step->>'priority')::integer, s.step->>'on_failure',
-           nullif(s.step->'condition', 'null'), s.step->>'on_condition_false',
+           nullif(s.step->'condition', 'null'), nullif(s.step->'condition_not', 'null'),
+           s.step->>'on_condition_false',
            django_pgflow.check_resources(s.step->'resources')
     FROM jsonb_array_elements(p_flow->'steps') WITH ORDINALITY AS s(step, ord);
     INSERT INTO pgflow_step_dep (flow_id, step_slug, dep_slug)

@@ -15,6 +15,9 @@ AS $$
 DECLARE
     v_run_status text;
 BEGIN
+    IF p_step_slug IS NULL THEN
+        RETURN;  -- a run's compensation job: it moves no step
+    END IF;
     IF p_status IN ('started', 'queued') THEN
         -- A claim or a retry: mirror it, no cascade, no run lock (a claim of
         -- tasks of several runs must not lock runs in an arbitrary order).

@@ -18,7 +18,7 @@ BEGIN
         INSERT INTO pgflow_job (
             queue, task_name, args, kwargs, status, priority, run_at, attempts, failures,
             max_attempts, retry_delay, max_retry_delay, timeout, errors, created_at,
-            run_id, step_slug, task_index, resources, gated
+            run_id, step_slug, task_index, resources, gated, metadata
         )
         SELECT p_step.queue, django_pgflow.step_task_name(p_run.flow_slug, p_step.slug),
                CASE WHEN p_step.step_type = 'map' OR p_step.dep_count = 0
@@ -31,7 +31,8 @@ BEGIN
                coalesce(p_step.timeout, v_flow.timeout), '[]', now(),
                p_run.id, p_step.slug, i.idx, p_step.resources,
                django_pgflow.gated(p_step.resources, NULL,
-                                   EXISTS (SELECT 1 FROM pgflow_queue_limit l WHERE l.queue = p_step.queue))
+                                   EXISTS (SELECT 1 FROM pgflow_queue_limit l WHERE l.queue = p_step.queue)),
+               p_run.metadata
         FROM items i ORDER BY i.idx
         RETURNING id, task_index
     )

@@ -1,4 +1,6 @@
-CREATE OR REPLACE FUNCTION django_pgflow.start_flow(p_flow_slug text, p_input jsonb, p_run_key text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION django_pgflow.start_flow(
+    p_flow_slug text, p_input jsonb, p_run_key text DEFAULT NULL, p_metadata jsonb DEFAULT NULL
+)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
@@ -27,6 +29,17 @@ BEGIN
     END IF;
     PERFORM django_pgflow.check_json('input', p_input),
             django_pgflow.check_key('run_key', p_run_key);
+    -- A root map step maps over the input: anything but an array would only
+    -- fail the run it created.
+    SELECT format('its root map step %s needs an array as input, got %s', s.slug, jsonb_typeof(p_input))
+    INTO v_problem FROM pgflow_step s
+    WHERE s.flow_id = v_flow.id AND s.step_type = 'map' AND s.dep_count = 0
+      AND jsonb_typeof(p_input) <> 'array'
+    ORDER BY s.index LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'pgflow: flow % cannot start: %', p_flow_slug, v_problem
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     SELECT format('step %s %s', s.slug, django_pgflow.resources_problem(s.resources)) INTO v_problem
     FROM pgflow_step s
     WHERE s.flow_id = v_flow.id AND s.resources IS NOT NULL
@@ -38,9 +51,10 @@ BEGIN
                   HINT = 'Declare the resource with enough capacity in PGFLOW["RESOURCES"] and restart the workers (or run pgflow_sync).';
     END IF;
 
-    INSERT INTO pgflow_run (flow_id, flow_slug, status, input, remaining_steps, run_key, created_at)
+    INSERT INTO pgflow_run (flow_id, flow_slug, status, input, remaining_steps, run_key, metadata, created_at)
     VALUES (v_flow.id, v_flow.slug, 'started', p_input,
-            (SELECT count(*) FROM pgflow_step WHERE flow_id = v_flow.id), p_run_key, now())
+            (SELECT count(*) FROM pgflow_step WHERE flow_id = v_flow.id), p_run_key,
+            django_pgflow.check_metadata(p_metadata), now())
     ON CONFLICT (flow_slug, run_key) DO NOTHING
     RETURNING id INTO v_run_id;
     IF v_run_id IS NULL THEN
@@ -58,7 +72,7 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION django_pgflow.start_flow(text, jsonb, text) IS
-'Starts a run of the latest version of a flow and its root steps; returns the run id. Refuses (invalid_parameter_value) a SQL NULL, unreadable or oversized input, an empty run key, and a flow with a step whose resources could never be given. With a run key that was used before for this flow, returns that run instead (idempotent start).';
+COMMENT ON FUNCTION django_pgflow.start_flow(text, jsonb, text, jsonb) IS
+'Starts a run of the latest version of a flow and its root steps; returns the run id. Refuses (invalid_parameter_value) a SQL NULL, unreadable or oversized input, an empty run key, a root map step given anything but an array, and a flow with a step whose resources could never be given. p_metadata (a JSON object) travels with the run and every task of it. With a run key that was used before for this flow, returns that run instead (idempotent start).';
 
-REVOKE EXECUTE ON FUNCTION django_pgflow.start_flow(text,jsonb,text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION django_pgflow.start_flow(text, jsonb, text, jsonb) FROM PUBLIC;

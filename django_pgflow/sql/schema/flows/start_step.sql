@@ -16,11 +16,18 @@ BEGIN
     SELECT * INTO v_step FROM pgflow_step WHERE flow_id = v_run.flow_id AND slug = p_step_slug;
     v_input := django_pgflow.step_input(p_run_id, p_step_slug);
 
-    IF v_step.condition IS NOT NULL AND NOT (coalesce(v_input, 'null'::jsonb) @> v_step.condition) THEN
+    -- condition: run only when the input contains it; condition_not (pgflow's
+    -- ifNot, unless= in Python): run only when it does not.
+    IF v_step.condition IS NOT NULL AND NOT (coalesce(v_input, 'null'::jsonb) @> v_step.condition)
+       OR v_step.condition_not IS NOT NULL AND coalesce(v_input, 'null'::jsonb) @> v_step.condition_not THEN
         PERFORM django_pgflow.apply_failure_policy(
             p_run_id, p_step_slug, v_step.on_condition_false,
             jsonb_build_object('error', 'ConditionNotMet',
-                'message', format('step %s: input does not match its condition %s', p_step_slug, v_step.condition)));
+                'message', format('step %s: input does not match its condition %s', p_step_slug,
+                                  CASE WHEN v_step.condition IS NOT NULL
+                                            AND NOT (coalesce(v_input, 'null'::jsonb) @> v_step.condition)
+                                       THEN v_step.condition::text
+                                       ELSE 'not ' || v_step.condition_not::text END)));
         RETURN;
     END IF;
 

@@ -14,10 +14,11 @@ BEGIN
     SELECT * INTO v_flow FROM pgflow_flow
     WHERE slug = p_flow->>'slug' AND version = (p_flow->>'version')::integer;
     IF NOT FOUND THEN
-        INSERT INTO pgflow_flow (slug, version, shape_hash, max_attempts, base_delay, timeout, created_at)
+        INSERT INTO pgflow_flow (slug, version, shape_hash, max_attempts, base_delay, timeout,
+                                 compensation_queue, created_at)
         VALUES (p_flow->>'slug', (p_flow->>'version')::integer, coalesce(p_flow->>'shape_hash', ''),
                 (p_flow->>'max_attempts')::integer, (p_flow->>'base_delay')::float8,
-                (p_flow->>'timeout')::float8, now())
+                (p_flow->>'timeout')::float8, p_flow->>'compensation_queue', now())
         RETURNING * INTO v_flow;
         PERFORM django_pgflow.insert_flow_steps(v_flow.id, p_flow);
         RETURN format('%s v%s created', v_flow.slug, v_flow.version);
@@ -31,8 +32,9 @@ BEGIN
                     = (SELECT coalesce(array_agg(DISTINCT (e->>0) || '<' || (e->>1)), '{}')
                        FROM jsonb_array_elements(p_flow->'deps') e);
     IF NOT v_same_shape AND EXISTS (SELECT 1 FROM pgflow_run r WHERE r.flow_id = v_flow.id) THEN
-        RAISE EXCEPTION 'pgflow: flow % version % already has runs and its shape changed: declare version = % (runs in flight finish on version %).',
-                quote_literal(v_flow.slug), v_flow.version, v_flow.version + 1, v_flow.version
+        RAISE EXCEPTION 'pgflow: flow % version % already has runs and its shape changed: declare version = % (runs in flight finish on version %). Changes: %',
+                quote_literal(v_flow.slug), v_flow.version, v_flow.version + 1, v_flow.version,
+                django_pgflow.flow_changes(v_flow.id, p_flow)
             USING ERRCODE = 'object_in_use';
     END IF;
     RETURN django_pgflow.update_flow(v_flow, p_flow, v_same_shape);

@@ -41,11 +41,14 @@ BEGIN
         ORDER BY e.o LIMIT 1;
         PERFORM django_pgflow.check_job_json(v_item.j, v_item.o);  -- raises, naming it
     END IF;
+    -- Metadata differs from job to job, like args: each is checked.
+    PERFORM django_pgflow.check_metadata(e.j->'metadata')
+    FROM jsonb_array_elements(p_jobs) AS e(j) WHERE e.j ? 'metadata';
     PERFORM django_pgflow.check_job_json(g.j, g.o)
     FROM (
-        SELECT DISTINCT ON (e.j - 'args' - 'kwargs') e.j, e.o
+        SELECT DISTINCT ON (e.j - 'args' - 'kwargs' - 'metadata') e.j, e.o
         FROM jsonb_array_elements(p_jobs) WITH ORDINALITY AS e(j, o)
-        ORDER BY e.j - 'args' - 'kwargs', e.o
+        ORDER BY e.j - 'args' - 'kwargs' - 'metadata', e.o
     ) g
     ORDER BY g.o;
 END;

@@ -6,7 +6,7 @@ CREATE OR REPLACE FUNCTION django_pgflow.claim(
 )
 RETURNS TABLE (
     id bigint, queue text, task_name text, args jsonb, kwargs jsonb, attempts integer,
-    priority integer, timeout float8, run_id bigint, task_index integer
+    priority integer, timeout float8, run_id bigint, task_index integer, metadata jsonb
 )
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
@@ -88,10 +88,11 @@ BEGIN
             lease_expires_at = now() + make_interval(secs => j.timeout + p_lease_margin)
         WHERE j.id = ANY (v_ids)
         RETURNING j.id, j.queue::text AS queue, j.task_name::text AS task_name, j.args, j.kwargs,
-                  j.attempts, j.priority::integer AS priority, j.timeout, j.run_id, j.task_index
+                  j.attempts, j.priority::integer AS priority, j.timeout, j.run_id, j.task_index,
+                  j.metadata
     )
     SELECT c.id, c.queue, c.task_name, c.args, c.kwargs, c.attempts, c.priority, c.timeout,
-           c.run_id, c.task_index
+           c.run_id, c.task_index, c.metadata
     FROM claimed c ORDER BY array_position(v_ids, c.id);
 END;
 $$;

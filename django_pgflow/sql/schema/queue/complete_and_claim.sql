@@ -11,7 +11,7 @@ CREATE OR REPLACE FUNCTION django_pgflow.complete_and_claim(
 RETURNS TABLE (
     late_id bigint,
     id bigint, queue text, task_name text, args jsonb, kwargs jsonb, attempts integer,
-    priority integer, timeout float8, run_id bigint, task_index integer
+    priority integer, timeout float8, run_id bigint, task_index integer, metadata jsonb
 )
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
@@ -32,7 +32,7 @@ BEGIN
         IF cardinality(v_applied) < cardinality(p_ids) THEN
             RETURN QUERY
             SELECT u.id, NULL::bigint, NULL::text, NULL::text, NULL::jsonb, NULL::jsonb,
-                   NULL::integer, NULL::integer, NULL::float8, NULL::bigint, NULL::integer
+                   NULL::integer, NULL::integer, NULL::float8, NULL::bigint, NULL::integer, NULL::jsonb
             FROM unnest(p_ids) AS u(id)
             WHERE u.id <> ALL (v_applied);
         END IF;
@@ -41,7 +41,7 @@ BEGIN
     IF p_limit > 0 THEN
         RETURN QUERY
         SELECT NULL::bigint, c.id, c.queue, c.task_name, c.args, c.kwargs, c.attempts,
-               c.priority, c.timeout, c.run_id, c.task_index
+               c.priority, c.timeout, c.run_id, c.task_index, c.metadata
         FROM django_pgflow.claim(p_worker_id, p_queues, p_limit, p_lease_margin) AS c;
     END IF;
 END;

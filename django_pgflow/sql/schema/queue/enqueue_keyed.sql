@@ -20,7 +20,7 @@ BEGIN
             coalesce((v_item.j->>'retry_delay')::float8, 1),
             coalesce((v_item.j->>'max_retry_delay')::float8, 3600),
             coalesce((v_item.j->>'timeout')::float8, 300), v_item.j->>'unique_key',
-            v_item.j->'resources', v_item.j->>'lock_key'
+            v_item.j->'resources', v_item.j->>'lock_key', v_item.j->'metadata'
         )).id;
         RETURN NEXT;
     END LOOP;

@@ -27,7 +27,7 @@ BEGIN
         INSERT INTO pgflow_job (
             queue, task_name, args, kwargs, status, priority, run_at, attempts, failures,
             max_attempts, retry_delay, max_retry_delay, timeout, errors, created_at,
-            resources, lock_key, gated
+            resources, lock_key, gated, metadata
         )
         SELECT c.queue, c.j->>'task_name', coalesce(c.j->'args', '[]'), coalesce(c.j->'kwargs', '{}'),
                'queued', coalesce((c.j->>'priority')::integer, 0),
@@ -38,7 +38,8 @@ BEGIN
                coalesce((c.j->>'max_retry_delay')::float8, 3600),
                coalesce((c.j->>'timeout')::float8, 300), '[]', now(),
                django_pgflow.check_resources(c.j->'resources'), c.j->>'lock_key',
-               django_pgflow.gated(c.j->'resources', c.j->>'lock_key', c.queue = ANY (v_limited))
+               django_pgflow.gated(c.j->'resources', c.j->>'lock_key', c.queue = ANY (v_limited)),
+               CASE WHEN jsonb_typeof(c.j->'metadata') = 'object' THEN c.j->'metadata' ELSE '{}' END
         FROM checked c ORDER BY c.o
         RETURNING pgflow_job.id
     )

@@ -1,5 +1,8 @@
 """``python manage.py pgflow_demo``: real workers on real example work, then the numbers.
 
+A command of the example app (not of django_pgflow, which ships no example code):
+it runs wherever this example project runs, against an installed django-pgflow.
+
 Migrates, loads the example app's work (documents to embed, flaky digests, a
 burst of no-ops), runs ``runworkers --burst`` as a subprocess until the queues
 are empty, and summarises what the workers wrote into the job rows. Only the
@@ -20,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
 
-from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
@@ -30,13 +32,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
 from rich.table import Table
 
-from ...models import FINISHED
-from ..arguments import checked_options, count, positive_int
+from django_pgflow.management.arguments import checked_options, count, positive_int
+from django_pgflow.models import FINISHED
+
+from ... import demo
 
 if TYPE_CHECKING:
-    from testproject.example.demo import DemoWork, EmbeddingCheck
-
-EXAMPLE_APP = "testproject.example"
+    from ...demo import DemoWork, EmbeddingCheck
 POLL_SECONDS = 0.25
 STOP_GRACE_SECONDS = 30.0
 
@@ -191,13 +193,6 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         options = checked_options(self, "pgflow_demo", options)
-        if not apps.is_installed(EXAMPLE_APP):
-            raise CommandError(
-                f"pgflow_demo runs the example app; add {EXAMPLE_APP!r} to INSTALLED_APPS "
-                "(it is in django-pgflow's testproject)."
-            )
-        from testproject.example import demo
-
         self.verbosity: int = options["verbosity"]
         self.console = self._console()
         ensure_database(self.console)
