@@ -4,6 +4,7 @@ definition, and the proof that migrating gives what that place says."""
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
 import re
 from collections.abc import Iterator
@@ -210,3 +211,47 @@ def test_claim_plan_uses_the_ready_index_whatever_the_statistics(shape):
         assert f"Index Scan using {index}" in plan, plan
         assert "Sort" not in plan, plan
         assert "Seq Scan" not in plan, plan
+
+
+def _nested_plans(sql: str, params: list[Any]) -> list[str]:
+    """The plans of every statement ``sql`` runs inside its functions (auto_explain)."""
+    notices: list[str] = []
+    connection.ensure_connection()
+    connection.connection.add_notice_handler(
+        lambda diag: notices.append(diag.message_primary or "")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("LOAD 'auto_explain'")
+        cursor.execute("SET auto_explain.log_min_duration = 0")
+        cursor.execute("SET auto_explain.log_nested_statements = on")
+        cursor.execute("SET auto_explain.log_level = 'notice'")
+        cursor.execute(sql, params)
+        cursor.execute("SET auto_explain.log_min_duration = -1")
+    return notices
+
+
+@pytest.mark.django_db
+def test_claiming_a_map_made_after_the_last_analyze_looks_its_tasks_up_by_index():
+    """Invariant 7: a map's tasks appear after the statistics were gathered;
+    claiming some must not read all of them (it made a 10,000-task map take a minute)."""
+    from django_pgflow import start_flow
+
+    with connection.cursor() as cursor:
+        start_flow("wide_map", {"size": 2000})
+        cursor.execute("ANALYZE")  # one job, one task: what a busy queue's last ANALYZE saw
+        cursor.execute("SELECT django_pgflow.register_worker('plan', 1, '[]', 1)")
+        (worker_id,) = cursor.fetchone()
+        cursor.execute("SELECT id FROM django_pgflow.claim(%s, NULL, 1, 30)", [worker_id])
+        (root,) = cursor.fetchone()
+        cursor.execute(
+            "SELECT django_pgflow.complete(%s, %s, 1, %s::jsonb)",
+            [worker_id, root, json.dumps(list(range(2000)))],
+        )
+    plans = _nested_plans("SELECT * FROM django_pgflow.claim(%s, NULL, 100, 30)", [worker_id])
+    mirror = [p for p in plans if "Update on pgflow_step_task" in p]
+    assert mirror, plans
+    lines = mirror[0].splitlines()
+    reads = [i for i, line in enumerate(lines) if "Scan" in line and "pgflow_step_task t" in line]
+    assert reads, mirror[0]
+    for i in reads:  # each read of the tasks is a lookup, not a pass over all of them
+        assert "Index Cond" in lines[i + 1], mirror[0]

@@ -350,7 +350,8 @@ class Model:
     def step_input(self, run: MRun, slug: str) -> Any:
         if not DEPS[slug]:
             return run.input
-        return {d: run.steps[d].output for d in DEPS[slug]}
+        # A skipped dependency is left out: the step's parameter takes its default.
+        return {d: run.steps[d].output for d in DEPS[slug] if run.steps[d].status != "skipped"}
 
     def start_step(self, run: MRun, slug: str) -> None:
         step, step_input = run.steps[slug], self.step_input(run, slug)

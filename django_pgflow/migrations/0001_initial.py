@@ -1183,7 +1183,7 @@ class Migration(migrations.Migration):
                 "queue/check_batch.sql": "73e29b5534a07563887aca592873c9eb6316a6f95c691db3ee8a008ec110e72d",
                 "queue/check_jobs_json.sql": "b641d926ea36d4622403bca2f7f9243185ceabb98a08b7852666f19427d301b5",
                 "queue/check_metadata.sql": "efe77f479b079e11bef6a40e00682c77232b471aec46e5636f82e169560331ba",
-                "queue/claim.sql": "6b53b47dcf6ca2553521ff3efa593600efe2fb622e5577aba9b451efbf1f9fc0",
+                "queue/claim.sql": "9432fe03a6fb3a2bb5638fa3e2106f1b4206962c8725bbf158b161c8647c4b0f",
                 "queue/complete.sql": "0e5017aea79a0a30061e5cb3bebd646198fb0975908259db6ddba76bd8af0916",
                 "queue/complete_and_claim.sql": "5fe1df36b9e27da4658529361e56d08e6e2a93a25fd482c1900dce8ca1a9718c",
                 "queue/complete_many.sql": "5ed05eb45cfac1bfb0fe3ac34813c2906360a99854ef92d2ebce25cced8de579",

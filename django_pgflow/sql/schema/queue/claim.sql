@@ -91,14 +91,14 @@ BEGIN
                   j.attempts, j.priority::integer AS priority, j.timeout, j.run_id, j.task_index,
                   j.metadata, j.step_slug::text AS step_slug
     ), step_tasks AS (
-        -- A step's jobs mirror their claim onto their tasks, in this same
-        -- statement: no trigger call per job, no run lock; by index even when
-        -- statistics predate the tasks (a map's, made after the last ANALYZE).
-        UPDATE pgflow_step_task t SET status = 'started', attempts = c.attempts
-        FROM claimed c
-        WHERE t.job_id = ANY (v_ids) AND c.run_id IS NOT NULL AND c.step_slug IS NOT NULL
-          AND t.run_id = c.run_id AND t.step_slug = c.step_slug AND t.task_index = c.task_index
-          AND t.job_id = c.id AND t.status IN ('queued', 'started')
+        -- Step jobs mirror their claim onto their tasks here, without a trigger
+        -- or run lock. One table, found by job id: that index whatever the
+        -- statistics (a join with the claimed rows scanned every task of a map
+        -- made after the last ANALYZE). This statement sees each job before
+        -- its claim: the attempt is one more.
+        UPDATE pgflow_step_task t
+        SET status = 'started', attempts = (SELECT j.attempts + 1 FROM pgflow_job j WHERE j.id = t.job_id)
+        WHERE t.job_id = ANY (v_ids) AND t.status IN ('queued', 'started')
     )
     SELECT c.id, c.queue, c.task_name, c.args, c.kwargs, c.attempts, c.priority, c.timeout,
            c.run_id, c.task_index, c.metadata
