@@ -283,7 +283,7 @@ class Model:
         found = [j for j in self.jobs.values() if j.status == "started" and lost(j)]
         return sorted(found, key=lambda j: (j.run_id is not None, j.run_id or 0, j.id))
 
-    # --- workflow cascade (sql/0004_workflow_functions) ---
+    # --- workflow cascade (sql/schema/flows/) ---
 
     def job_changed(self, job: MJob) -> None:
         """What the trigger pgflow_job_step_cascade does after a step job's status changed."""

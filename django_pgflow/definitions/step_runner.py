@@ -56,7 +56,7 @@ def compensation_task(task_name: str) -> Task:
 
 
 def step_task_name(flow_slug: str, step_slug: str) -> str:
-    """Keep in sync with ``django_pgflow.step_task_name`` in sql/0004_workflow_functions."""
+    """Keep in sync with ``django_pgflow.step_task_name`` (sql/schema/flows/step_task_name.sql)."""
     return f"{STEP_TASK_PREFIX}{flow_slug}.{step_slug}"
 
 

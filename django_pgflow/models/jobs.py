@@ -124,14 +124,14 @@ class Job(models.Model):
         db_table = "pgflow_job"
         indexes = [
             # The single-queue claim's ORDER BY matches this one exactly (invariant 7);
-            # the any-queue claim's index is created in sql/0002_queue_functions.
+            # the any-queue claim's index is sql/schema/queue/pgflow_job_ready_idx.sql.
             models.Index(
                 "queue",
                 models.F("priority").desc(),
                 "run_at",
                 "id",
                 name="pgflow_job_ready_queue_idx",
-                # Gated jobs have their own index and claim path (sql/0009).
+                # Gated jobs have their own index and claim path (sql/schema/gates/).
                 condition=Q(status="queued", gated=False),
             ),
             models.Index(
@@ -155,7 +155,7 @@ class Job(models.Model):
                 condition=Q(status__in=FINISHED),
             ),
             models.Index("run", name="pgflow_job_run_idx", condition=Q(run__isnull=False)),
-            # The gated claim's scan (sql/0009): only gated jobs.
+            # The gated claim's scan (gates/take_gated.sql): only gated jobs.
             models.Index(
                 models.F("priority").desc(),
                 "run_at",
@@ -163,7 +163,7 @@ class Job(models.Model):
                 name="pgflow_job_gated_idx",
                 condition=Q(status="queued", gated=True, impossible__isnull=True),
             ),
-            # ... and a worker's claim of a single queue (sql/0012), which must
+            # ... and a worker's claim of a single queue, which must
             # not walk the gated backlog of other queues.
             models.Index(
                 "queue",

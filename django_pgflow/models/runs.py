@@ -1,7 +1,7 @@
 """Runtime state of workflow runs: the run, its steps, and each step's tasks.
 
 Counters (remaining steps, dependencies, tasks) make each completion O(1);
-the SQL functions in sql/0004_workflow_functions keep them true.
+the SQL functions in sql/schema/flows/ keep them true.
 """
 
 from __future__ import annotations
