@@ -390,7 +390,7 @@ def test_no_function_is_executable_by_public():
         "EXISTS (SELECT 1 FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a"
         " WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')"
     )
-    assert not public, f"PUBLIC may execute {sorted(public)}: REVOKE it beside its CREATE (sql/schema/)"
+    assert not public, f"PUBLIC may execute {sorted(public)}: REVOKE it beside its CREATE"
 
 
 def test_every_function_searches_pg_temp_last():
@@ -399,7 +399,7 @@ def test_every_function_searches_pg_temp_last():
         " WHERE c LIKE 'search\\_path=%' AND c LIKE '%, pg\\_temp')"
     )
     loose -= PURE  # no SET at all: they read no table, granted to no one
-    assert not loose, f"{sorted(loose)}: SET search_path FROM CURRENT (the loader puts pg_temp last)"
+    assert not loose, f"{sorted(loose)}: SET search_path FROM CURRENT"
 
 
 def test_a_status_only_web_role_enqueues_and_reads_status_but_no_payload(roles):
