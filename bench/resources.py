@@ -34,7 +34,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-# bench/queue.py would shadow the standard library's queue module, which psycopg imports.
+# Run as a script, this folder comes first on sys.path: keep it from shadowing any module.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 
 import argparse  # noqa: E402
@@ -173,9 +173,9 @@ def drain_loop(
                         break
                     continue  # others hold what is left (or it is gated): claim again
                 db.execute(
-                    "SELECT django_pgflow.complete_many(%s, %s, "
+                    "SELECT django_pgflow.complete_many(%s, %s, %s, "
                     "array_fill('null'::jsonb, ARRAY[%s]), '{}')",
-                    [[r[0] for r in rows], [r[1] for r in rows], len(rows)],
+                    [worker_id, [r[0] for r in rows], [r[1] for r in rows], len(rows)],
                     prepare=True,
                 )
             counts.append(claims)

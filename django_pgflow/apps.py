@@ -8,12 +8,23 @@ class PgflowConfig(AppConfig):
     verbose_name = "pgflow"
     default_auto_field = "django.db.models.BigAutoField"
 
+    def import_models(self) -> None:
+        from django.apps import apps
+
+        if not apps.is_installed("pgtrigger"):
+            # Our models declare triggers in Meta, an option pgtrigger's app module
+            # registers: without it their import fails with a bare TypeError. Register
+            # it so that the system check pgflow.E013 can name the fix instead.
+            import pgtrigger.apps  # noqa: F401
+        super().import_models()
+
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
         from django.utils.module_loading import autodiscover_modules
 
         from . import checks  # noqa: F401  (registers the system checks)
         from .definitions.sync import sync_after_migrate
+        from .limits import sync_after_migrate as sync_limits_after_migrate
 
         # Tasks and flows register themselves on import, like admin.py modules.
         autodiscover_modules("tasks")
@@ -21,4 +32,8 @@ class PgflowConfig(AppConfig):
         # migrate leaves the definition tables matching the Flow classes.
         post_migrate.connect(
             sync_after_migrate, sender=self, dispatch_uid="django_pgflow.sync_flows"
+        )
+        # ... and the limits stored in the database matching PGFLOW.
+        post_migrate.connect(
+            sync_limits_after_migrate, sender=self, dispatch_uid="django_pgflow.sync_limits"
         )

@@ -33,7 +33,8 @@ def _type_names(types: tuple[type, ...]) -> str:
 
 def _check_value(key: str, value: Any) -> list[CheckMessage]:
     option = OPTIONS[key]
-    if isinstance(value, bool) or not isinstance(value, option.types):
+    wrong_bool = isinstance(value, bool) and bool not in option.types
+    if wrong_bool or not isinstance(value, option.types):
         return [
             Error(
                 f"PGFLOW[{key!r}] must be {_type_names(option.types)}, "
@@ -267,3 +268,58 @@ def check_task_resources(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
     if not isinstance(resources, dict) or _check_resources(resources.get("RESOURCES") or {}):
         return []  # settings errors are check_settings' to report
     return _check_task_resources()
+
+
+@register()
+def check_pgtrigger_installed(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E013: django-pgtrigger installs the triggers that enforce legal transitions."""
+    from django.apps import apps
+
+    if apps.is_installed("pgtrigger"):
+        return []
+    return [
+        Error(
+            "'pgtrigger' is not in INSTALLED_APPS: django-pgflow's state-machine and "
+            "notification triggers are installed by django-pgtrigger.",
+            hint="INSTALLED_APPS = [..., 'pgtrigger', 'django_pgflow'], then run "
+            "`python manage.py migrate`.",
+            id="pgflow.E013",
+        )
+    ]
+
+
+def _check_routes(config: dict[str, Any]) -> list[CheckMessage]:
+    """E014: every route names a system, and the systems routed to can be reached."""
+    from .router import SYSTEMS
+
+    routes = config.get("ROUTES") or {}
+    errors: list[CheckMessage] = [
+        Error(
+            f"PGFLOW['ROUTES'][{name!r}] is {route!r}.",
+            hint=f"Use one of {', '.join(SYSTEMS)}.",
+            id="pgflow.E014",
+        )
+        for name, route in routes.items()
+        if route not in SYSTEMS
+    ]
+    used = set(routes.values()) | ({"legacy", "shadow"} if config.get("ROUTER") else set())
+    needs = [("LEGACY_ENQUEUE", {"legacy", "shadow"}), ("LEGACY_RESULT", {"shadow"})]
+    for key, systems in needs:
+        if used & systems and not config.get(key):
+            errors.append(
+                Error(
+                    f"PGFLOW routes tasks to {' or '.join(sorted(used & systems))}, but "
+                    f"PGFLOW[{key!r}] is not set.",
+                    hint="See docs/migrating/side-by-side.md.",
+                    id="pgflow.E014",
+                )
+            )
+    return errors
+
+
+@register()
+def check_routes(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    config = getattr(settings, "PGFLOW", None)
+    if not isinstance(config, dict) or check_settings():
+        return []  # type errors are check_settings' to report
+    return _check_routes(config)

@@ -90,6 +90,61 @@ OPTIONS: dict[str, Option] = {
         "priority, max_attempts, retry_delay, max_retry_delay, timeout. Workers enqueue one "
         "job per tick; a name also used by @periodic is overridden by this setting.",
     ),
+    "HOOKS": Option(
+        (list, tuple),
+        [],
+        "Callables (or dotted paths) run around each job on a worker, outermost first: "
+        "hook(context, proceed) returns proceed(). See docs/guides/signals-and-hooks.md.",
+    ),
+    "TRACING": Option(
+        (bool,),
+        True,
+        "OpenTelemetry spans for enqueue and execution when opentelemetry-api is installed "
+        "and a tracer provider is set; False turns them off.",
+    ),
+    "METRICS": Option((bool,), False, "Serve the Prometheus /metrics view of django_pgflow.urls."),
+    "HEALTH": Option((bool,), False, "Serve the /health view of django_pgflow.urls."),
+    "ENDPOINT_TOKEN": Option(
+        (str, type(None)),
+        None,
+        "A bearer token /metrics and /health require (Authorization: Bearer <token>, or "
+        "?token=). None: only ENDPOINT_ACCESS decides, and with neither set the views "
+        "answer only staff users.",
+    ),
+    "ENDPOINT_ACCESS": Option(
+        (str, type(None)),
+        None,
+        "Dotted path of a callable access(request) -> bool deciding who may read /metrics "
+        "and /health (checked after ENDPOINT_TOKEN, either suffices).",
+    ),
+    "METRICS_WINDOW": Option(
+        NUMBER, 3600.0, "Seconds of finished jobs the duration histograms cover.", 1
+    ),
+    "ROUTES": Option(
+        (dict,),
+        {},
+        "Per task name (or '*' for every other): 'pgflow', 'legacy' or 'shadow'. Read by "
+        ".delay()/.apply_async() and django_pgflow.router.send. See "
+        "docs/migrating/side-by-side.md.",
+    ),
+    "ROUTER": Option(
+        (str, type(None)),
+        None,
+        "Dotted path of a callable route(task_name) -> 'pgflow' | 'legacy' | 'shadow' | None "
+        "(None: ROUTES decides). For switches that must flip without a deploy.",
+    ),
+    "LEGACY_ENQUEUE": Option(
+        (str, type(None)),
+        None,
+        "Dotted path of send(task_name, args, kwargs, options) that hands a call to the "
+        "old system and returns its id (e.g. a Celery AsyncResult id).",
+    ),
+    "LEGACY_RESULT": Option(
+        (str, type(None)),
+        None,
+        "Dotted path of result(legacy_id) -> (finished, value), used by shadow mode to "
+        "compare outcomes.",
+    ),
 }
 
 

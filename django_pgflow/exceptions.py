@@ -1,5 +1,7 @@
 """Errors raised to callers of django-pgflow."""
 
+from typing import Any
+
 
 class PgflowError(Exception):
     """Base class of every error django-pgflow raises on purpose."""
@@ -35,6 +37,23 @@ class StepInputError(PgflowError, ValueError):
 
     # Read by the worker: a failure that a retry cannot fix fails the task at once.
     retry = False
+
+
+class RunFailedError(PgflowError):
+    """A run a caller waited for failed or was cancelled; ``failure`` says how.
+
+    ``failure`` is the ``RunFailure`` a compensation handler receives: the
+    error, the failed step, the outputs of the steps that completed.
+    """
+
+    def __init__(self, failure: Any) -> None:
+        step = f" at step {failure.failed_step!r}" if failure.failed_step else ""
+        message = (failure.error or {}).get("message") if isinstance(failure.error, dict) else None
+        super().__init__(
+            f"run {failure.run_id} of {failure.flow!r} {failure.status}{step}"
+            + (f": {message}" if message else "")
+        )
+        self.failure = failure
 
 
 class InvalidScheduleError(PgflowError, ValueError):

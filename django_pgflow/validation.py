@@ -10,6 +10,9 @@ import datetime as dt
 import json
 import math
 import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from .exceptions import InvalidJobError
@@ -18,6 +21,10 @@ QUEUE_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.\-]{0,62}")
 TASK_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 PRIORITY_MIN, PRIORITY_MAX = -32768, 32767
 MAX_JSON_DEPTH = 100
+# Numbers every reader can load: Python's json parses an integer of more than
+# 4,300 digits with an error, and PostgreSQL writes 1e5000 out in full. The
+# SQL core applies the same two rules (django_pgflow.json_problem).
+MAX_JSON_NUMBER = sys.float_info.max
 # Longer spans overflow PostgreSQL's timestamps once added to now() (a lease,
 # a retry's run_at), which would make every claim of the queue fail.
 MAX_SECONDS = 10 * 365 * 86400
@@ -200,7 +207,11 @@ def _find_non_json(value: Any, path: str, depth: int) -> str | None:
     if depth > MAX_JSON_DEPTH:
         where = path if len(path) <= 60 else f"{path[:60]}..."
         return f"{where} is nested deeper than {MAX_JSON_DEPTH} levels"
-    if value is None or isinstance(value, bool | int):
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        if abs(value) > MAX_JSON_NUMBER:
+            return f"{path} is an integer beyond ±{MAX_JSON_NUMBER!r}, which a float cannot hold"
         return None
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
@@ -245,6 +256,9 @@ def to_json(value: Any, what: str, max_bytes: int | None = None) -> str:
     return text
 
 
+STEP_TASK_PREFIX = "pgflow.step."
+
+
 def validate_task_name(name: Any) -> str:
     if not isinstance(name, str) or len(name) > 255 or not TASK_NAME_RE.fullmatch(name):
         raise InvalidJobError(
@@ -252,6 +266,17 @@ def validate_task_name(name: Any) -> str:
             "'myapp.tasks.send_welcome' (at most 255 characters)."
         )
     return name
+
+
+def validate_enqueueable(name: Any) -> str:
+    """A task name a job may carry: a step's task runs only as part of its run."""
+    validate_task_name(name)
+    if name.startswith(STEP_TASK_PREFIX):
+        raise InvalidJobError(
+            f"{name!r} is the task of a flow step: it runs only as part of a run. "
+            "Start the flow with start_flow() instead."
+        )
+    return str(name)
 
 
 def validate_declared_queue(name: str) -> str:
@@ -295,3 +320,26 @@ def validate_options(options: Any, *, check_queue_declared: bool = True) -> None
         validate_unique_key(options.unique_key)
     if getattr(options, "lock_key", None) is not None:
         validate_lock_key(options.lock_key)
+
+
+INVALID_PARAMETER_VALUE = "22023"
+
+
+@contextmanager
+def refused_by_sql() -> Iterator[None]:
+    """Turn the SQL core's refusals (invalid_parameter_value) into ``InvalidJobError``.
+
+    The SQL functions check what the Python API checks, for callers that reach
+    them directly; a Python caller meets them only where the two disagree (a
+    payload limit changed in settings but not yet synced, say).
+    """
+    from django.db import DataError
+
+    try:
+        yield
+    except DataError as error:
+        cause = error.__cause__
+        if getattr(cause, "sqlstate", None) != INVALID_PARAMETER_VALUE:
+            raise
+        message = getattr(getattr(cause, "diag", None), "message_primary", None) or str(cause)
+        raise InvalidJobError(message.removeprefix("pgflow: ")) from error

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from pathlib import Path
@@ -25,6 +26,11 @@ INSTALLED_APPS = [
     "django_pgflow",
     "testproject.example",
 ]
+try:  # Django 5.2: the django-tasks backport of django.tasks, when installed
+    import django.tasks  # noqa: F401
+except ImportError:
+    if importlib.util.find_spec("django_tasks"):
+        INSTALLED_APPS.append("django_tasks")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -75,6 +81,16 @@ PGFLOW = {
     "WORKER_DEAD_AFTER": 10.0,
     "POLL_INTERVAL": 1.0,
 }
+# Django's Tasks framework (django.tasks on Django 6, the django-tasks backport
+# on 5.2), served by django-pgflow. QUEUES [] accepts any queue name; PGFLOW's
+# QUEUES above still decides which ones exist.
+TASKS = {"default": {"BACKEND": "django_pgflow.backends.PgflowBackend", "QUEUES": []}}
+# The "old system" of tests/test_import.py: django-tasks' database backend, whose
+# waiting jobs pgflow_import brings over.
+if importlib.util.find_spec("django_tasks_db"):
+    INSTALLED_APPS.append("django_tasks_db")
+    TASKS["legacy"] = {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": []}
+
 # Tests start worker subprocesses with tighter timings (a JSON object).
 PGFLOW.update(json.loads(os.environ.get("PGFLOW_OVERRIDES", "{}")))
 

@@ -344,7 +344,11 @@ def test_bad_settings_that_escaped_the_checks_refuse_the_enqueue(existing, confi
 
 # --- the SQL functions, called directly --------------------------------------------
 
-ENQUEUE_SQL = "SELECT id FROM django_pgflow.enqueue(%s, %s, %s::jsonb, %s::jsonb" + ", %s" * 8 + ")"
+ENQUEUE_SQL = (
+    "SELECT id FROM django_pgflow.enqueue(%s, %s, %s::jsonb, %s::jsonb"
+    + ", %s" * 8
+    + ", NULL, %s)"  # no resources; the lock key
+)
 
 
 def enqueue_sql(**bad: Any) -> tuple[str, list[Any]]:
@@ -361,6 +365,7 @@ def enqueue_sql(**bad: Any) -> tuple[str, list[Any]]:
         "max_retry_delay": 3600.0,
         "timeout": 300.0,
         "unique_key": None,
+        "lock_key": None,
     }
     params.update(bad)
     return ENQUEUE_SQL, list(params.values())
@@ -416,17 +421,17 @@ SQL_CALLS = [
     (
         "SELECT * FROM django_pgflow.enqueue_many(%s)",
         ['[{"queue": "default", "task_name": "t.x", "args": {}}]'],
-        "pgflow: args must be a JSON array, got object",
+        "pgflow: enqueue_many job 1: args must be a JSON array, got object",
     ),
     (
         "SELECT * FROM django_pgflow.enqueue_many(%s)",
         ['[{"queue": "default", "task_name": "t.x", "delay": -5}]'],
-        "pgflow: delay must be >= 0 seconds",
+        "pgflow: enqueue_many job 1: delay must be >= 0 seconds",
     ),
     (
         "SELECT * FROM django_pgflow.enqueue_many(%s)",
         ['[{"queue": "default", "task_name": "t.x", "timeout": 1e300, "unique_key": "u"}]'],
-        "pgflow: timeout must be",
+        "pgflow: enqueue_many job 1: timeout must be",
     ),
     ("SELECT django_pgflow.retry(%s, %s)", [1, -1], "pgflow: retry delay must be"),
     ("SELECT django_pgflow.retry(%s, %s)", [1, math.nan], "pgflow: retry delay must be"),
@@ -446,6 +451,45 @@ SQL_CALLS = [
     ("SELECT django_pgflow.reap(%s)", [-1], "pgflow: dead_after must be"),
     ("SELECT django_pgflow.reap(%s)", [None], "pgflow: dead_after must be"),
     ("SELECT django_pgflow.reap(%s)", [math.nan], "pgflow: dead_after must be"),
+    # Issue 12 item 4: arguments that went unchecked.
+    (
+        "SELECT django_pgflow.sync_limits(%s, '{}')",
+        ['{"gpu": 100000000}'],
+        "pgflow: capacity of resource gpu must be a whole number from 0 to 10000",
+    ),
+    (
+        "SELECT django_pgflow.sync_limits('{}', %s)",
+        ['{"emails": {"concurrency": 0}}'],
+        "pgflow: concurrency of queue emails must be a whole number from 1 to 10000",
+    ),
+    (
+        "SELECT django_pgflow.sync_limits('{}', %s)",
+        ['{"emails": {"rate_count": 5}}'],
+        "pgflow: queue emails needs a rate_period",
+    ),
+    (
+        "SELECT django_pgflow.sync_limits('{}', '{}', %s)",
+        ['{"max_payload_bytes": 0}'],
+        "pgflow: max_payload_bytes must be a whole number from 1",
+    ),
+    ("SELECT * FROM django_pgflow.claim(%s, NULL, 10)", [None], "pgflow: worker NULL is not"),
+    ("SELECT * FROM django_pgflow.claim(%s, NULL, 10)", [-1], "pgflow: worker -1 is not"),
+    ("SELECT django_pgflow.start_flow('linear_chain', %s)", [None], "got SQL NULL"),
+    (
+        "SELECT django_pgflow.start_flow('linear_chain', '{}', %s)",
+        [""],
+        "pgflow: run_key must be NULL or a non-empty string",
+    ),
+    (
+        "SELECT * FROM django_pgflow.enqueue_many(%s)",
+        ['[{"queue": "default", "task_name": "t.x", "lock_key": ""}]'],
+        "pgflow: enqueue_many job 1: lock_key must be NULL or a non-empty string",
+    ),
+    (*enqueue_sql(lock_key=""), "pgflow: lock_key must be NULL or a non-empty string"),
+    (
+        *enqueue_sql(task_name="pgflow.step.linear_chain.first"),
+        "pgflow: 'pgflow.step.linear_chain.first' is the task of a flow step",
+    ),
 ]
 
 
@@ -499,9 +543,9 @@ def test_sql_functions_wrongly_typed_arguments_are_refused_by_postgres(
         "SELECT django_pgflow.retry(-1)",
         "SELECT django_pgflow.cancel_run(NULL)",
         "SELECT django_pgflow.resume_run(-1)",
-        "SELECT django_pgflow.complete(-1, 1, '1')",
-        "SELECT django_pgflow.fail(-1, 1, '{}')",
-        "SELECT django_pgflow.fail(NULL, NULL, NULL)",
+        "SELECT django_pgflow.complete(-1, -1, 1, '1')",
+        "SELECT django_pgflow.fail(-1, -1, 1, '{}')",
+        "SELECT django_pgflow.fail(NULL, NULL, NULL, NULL)",
         "SELECT django_pgflow.heartbeat(-1, 30)",
     ],
 )

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from django_pgflow.management.commands.pgflow_demo import Command, TaskSummary
 from django_pgflow.models import Job, Worker
 from testproject.example.demo import EmbeddingCheck
+from testproject.example.management.commands.pgflow_demo import Command, TaskSummary
 from testproject.example.models import Document
 from testproject.example.tasks import embed_document, embed_text, noop, send_digest
 

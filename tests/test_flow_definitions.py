@@ -390,6 +390,7 @@ def test_rows_resolve_defaults_from_step_flow_and_settings():
         "max_attempts": 7,
         "base_delay": 1.0,
         "timeout": 300.0,
+        "compensation_queue": None,  # no @compensate handler
     }
     fetch, send = rows.steps
     assert (fetch["queue"], fetch["priority"], fetch["timeout"], fetch["start_delay"]) == (
@@ -494,7 +495,12 @@ def test_a_changed_shape_with_runs_is_refused_until_the_version_is_bumped():
     )
     with pytest.raises(FlowDefinitionError) as refused:
         sync_flows(flows=[_changed("t_runs")])
-    assert str(refused.value) == message + "."
+    # The error lists what changed, so that nobody diffs by hand.
+    assert str(refused.value) == (
+        message + ". Changes: steps added: store; steps removed: analyze, embed, save; "
+        "dependencies added: store <- fetch; dependencies removed: analyze <- fetch, "
+        "embed <- fetch, save <- analyze, save <- embed"
+    )
     assert FlowDefinition.objects.get(slug="t_runs").shape_hash == v1.shape_hash
 
     assert sync_flows(flows=[_changed("t_runs", version=2)]) == ["t_runs v2 created"]
@@ -672,6 +678,7 @@ def _claimed(task_name: str, args: list[Any], kwargs: dict[str, Any]) -> Claimed
         attempt=1,
         priority=0,
         timeout=30,
+        run_id=1,  # a step's job belongs to a run
     )
 
 

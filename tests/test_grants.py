@@ -20,13 +20,19 @@ from django.db import connection
 
 from django_pgflow.definitions.sync import sync_flows
 from django_pgflow.models import Job, WorkflowRun
+from django_pgflow.sql import INLINED
 from testproject.example.models import Execution
 
 from .conftest import ROOT, subprocess_env
 from .roles import Roles, connect_as, database_url, least_privilege_roles
 
-ENTRY_POINTS = {"enqueue", "enqueue_many", "start_flow", "cancel", "retry", "cancel_run"}
-ENTRY_POINTS |= {"resume_run"}
+WEB_ENTRY_POINTS = {"enqueue", "enqueue_many", "start_flow", "cancel", "retry", "cancel_run"}
+WEB_ENTRY_POINTS |= {"resume_run", "run_now", "get_run_with_states"}
+WORKER_ENTRY_POINTS = {"register_worker", "heartbeat", "claim", "complete", "complete_many"}
+WORKER_ENTRY_POINTS |= {"complete_and_claim", "fail", "release", "release_unknown", "stop_worker"}
+WORKER_ENTRY_POINTS |= {"worker_lost", "reap", "prune", "prune_runs", "prune_workers"}
+WORKER_ENTRY_POINTS |= {"sync_flow", "sync_periodic", "enqueue_periodic", "rate_used"}
+WORKER_ENTRY_POINTS |= {"create_flow", "add_step"}
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -118,19 +124,22 @@ def test_the_worker_role_can_call_every_worker_function(roles):
         attempt = dict(claimed)
         assert _one(worker, "SELECT django_pgflow.heartbeat(%s)", [wid]) == 3
         applied = worker.execute(
-            "SELECT django_pgflow.complete_many(%s, %s, ARRAY['1'::jsonb], '{}')",
-            [[ids[0]], [attempt[ids[0]]]],
+            "SELECT django_pgflow.complete_many(%s, %s, %s, ARRAY['1'::jsonb], '{}')",
+            [wid, [ids[0]], [attempt[ids[0]]]],
         ).fetchall()
         assert applied == [(ids[0],)]
-        fail = "SELECT django_pgflow.fail(%s, %s, '{}', false)"
-        failed = _one(worker, fail, [ids[1], attempt[ids[1]]])
+        fail = "SELECT django_pgflow.fail(%s, %s, %s, '{}', false)"
+        failed = _one(worker, fail, [wid, ids[1], attempt[ids[1]]])
         assert failed == "failed"
         assert _one(worker, "SELECT django_pgflow.release(%s, %s)", [wid, [ids[2]]]) == 1
         again = worker.execute("SELECT id FROM django_pgflow.claim(%s, NULL, 1)", [wid]).fetchall()
         assert again == [(ids[2],)]
         assert _one(worker, "SELECT django_pgflow.release_unknown(%s, '{}')", [wid]) == 1
         worker.execute("SELECT * FROM django_pgflow.claim(%s, NULL, 1)", [wid])
-        Job.objects.filter(pk=ids[2]).update(lease_expires_at="2000-01-01T00:00:00Z")
+        with connection.cursor() as cursor:  # the owner: a lease that ran out
+            cursor.execute(
+                "UPDATE pgflow_job SET lease_expires_at = '2000-01-01' WHERE id = %s", [ids[2]]
+            )
         assert _one(worker, "SELECT django_pgflow.reap(60)") == 1
         assert _one(worker, "SELECT django_pgflow.stop_worker(%s)", [wid]) == 0
         assert _one(worker, "SELECT django_pgflow.prune('completed', 0)") == 1
@@ -149,11 +158,72 @@ def test_the_worker_role_can_call_every_worker_function(roles):
         assert _one(worker, "SELECT django_pgflow.start_flow('linear_chain', '{}')") > 0
 
 
+WORKER_DENIED = {
+    "forge a start": "UPDATE pgflow_job SET status = 'started', attempts = attempts + 1",
+    "forge a completion": "UPDATE pgflow_job SET status = 'completed', result = '1'",
+    "change a job's args": "UPDATE pgflow_job SET args = '[\"evil\"]'",
+    "insert a completed job": (
+        "INSERT INTO pgflow_job (queue, task_name, status, run_at, created_at)"
+        " VALUES ('default', 'x', 'completed', now(), now())"
+    ),
+    "delete jobs": "DELETE FROM pgflow_job",
+    "stop other workers": "UPDATE pgflow_worker SET state = 'stopped'",
+    "change a capacity": "UPDATE pgflow_resource SET capacity = 100",
+    "take a slot": "UPDATE pgflow_slot SET job_id = 1, attempt = 1",
+    "complete a run": "UPDATE pgflow_run SET status = 'completed'",
+    "insert a step task": "INSERT INTO pgflow_step_task (run_id) VALUES (1)",
+    "rewrite a flow": "UPDATE pgflow_step SET queue = 'evil'",
+    "change capacities": "SELECT django_pgflow.sync_limits('{\"gpu\": 100}', '{}')",
+    "internal fail_attempt": "SELECT django_pgflow.fail_attempt(1, 1, '{}')",
+    "internal claim_gated": "SELECT * FROM django_pgflow.claim_gated(NULL, 10)",
+}
+
+
+@pytest.mark.parametrize("statement", WORKER_DENIED.values(), ids=WORKER_DENIED.keys())
+def test_the_worker_role_writes_no_table_and_changes_no_capacity(roles, statement):
+    with connect_as(roles.web, roles) as web:
+        job_id = _enqueue(web)
+    with (
+        connect_as(roles.worker, roles) as worker,
+        pytest.raises(psycopg.errors.InsufficientPrivilege),
+    ):
+        worker.execute(statement)
+    assert Job.objects.get(pk=job_id).status == "queued"
+
+
+def test_a_worker_cannot_report_on_a_job_another_worker_holds(roles):
+    with connect_as(roles.worker, roles) as worker:
+        job_id = _enqueue(worker)
+        holder = _one(worker, "SELECT django_pgflow.register_worker('a', 1, '[]', 1)")
+        other = _one(worker, "SELECT django_pgflow.register_worker('b', 2, '[]', 1)")
+        claimed = worker.execute(
+            "SELECT id, attempts FROM django_pgflow.claim(%s, NULL, 1)", [holder]
+        ).fetchall()
+        assert claimed == [(job_id, 1)]
+        forged = "SELECT django_pgflow.complete(%s, %s, 1, '\"forged\"')"
+        assert _one(worker, forged, [other, job_id]) is False
+        assert (
+            _one(worker, "SELECT django_pgflow.fail(%s, %s, 1, '{}', false)", [other, job_id])
+            is None
+        )
+        applied = worker.execute(
+            "SELECT django_pgflow.complete_many(%s, %s, '{1}', ARRAY['1'::jsonb])",
+            [other, [job_id]],
+        ).fetchall()
+        assert applied == []
+        job = Job.objects.get(pk=job_id)
+        assert (job.status, job.worker_id, job.result) == ("started", holder, None)
+        assert _one(worker, forged.replace("forged", "real"), [holder, job_id]) is True
+    assert Job.objects.get(pk=job_id).result == "real"
+
+
 DENIED = {
     "claim": "SELECT * FROM django_pgflow.claim(1, NULL, 10)",
-    "complete": "SELECT django_pgflow.complete(1, 1, '1')",
-    "complete_many": "SELECT django_pgflow.complete_many('{1}', '{1}', ARRAY['1'::jsonb])",
-    "fail": "SELECT django_pgflow.fail(1, 1, '{}')",
+    "complete": "SELECT django_pgflow.complete(1, 1, 1, '1')",
+    "complete_many": "SELECT django_pgflow.complete_many(1, '{1}', '{1}', ARRAY['1'::jsonb])",
+    "fail": "SELECT django_pgflow.fail(1, 1, 1, '{}')",
+    "sync_flow": "SELECT django_pgflow.sync_flow('{}')",
+    "sync_limits": "SELECT django_pgflow.sync_limits('{\"gpu\": 99}', '{}')",
     "heartbeat": "SELECT django_pgflow.heartbeat(1)",
     "register_worker": "SELECT django_pgflow.register_worker('h', 1, '[]', 1)",
     "release": "SELECT django_pgflow.release(1)",
@@ -193,7 +263,8 @@ def test_the_optional_grants_add_cancel_retry_and_workers_and_nothing_more(roles
     with connect_as(roles.operator, roles) as operator:
         job_id = _enqueue(operator)
         assert _one(operator, "SELECT django_pgflow.cancel(%s)", [job_id]) is True
-        assert _one(operator, "SELECT django_pgflow.retry(%s)", [job_id]) is True
+        assert _one(operator, "SELECT django_pgflow.retry(%s, 60)", [job_id]) is True
+        assert _one(operator, "SELECT django_pgflow.run_now(%s)", [job_id]) is True
         run_id = _one(operator, "SELECT django_pgflow.start_flow('linear_chain', '{}')")
         assert _one(operator, "SELECT django_pgflow.cancel_run(%s)", [run_id]) is True
         assert _one(operator, "SELECT django_pgflow.resume_run(%s)", [run_id]) is True
@@ -227,7 +298,7 @@ def _functions(query: str) -> set[str]:
 
 
 def test_only_the_entry_points_run_with_their_owners_rights():
-    assert _functions("p.prosecdef") == ENTRY_POINTS
+    assert _functions("p.prosecdef") == WEB_ENTRY_POINTS | WORKER_ENTRY_POINTS
 
 
 def test_no_function_is_executable_by_public():
@@ -243,4 +314,21 @@ def test_every_function_searches_pg_temp_last():
         "NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c"
         " WHERE c LIKE 'search\\_path=%' AND c LIKE '%, pg\\_temp')"
     )
+    loose -= INLINED  # no SET at all, so that they inline; granted to no one
     assert not loose, f"{sorted(loose)}: restate SET search_path with pg_temp last (0011)"
+
+
+def test_a_status_only_web_role_enqueues_and_reads_status_but_no_payload(roles):
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE ROLE \"{roles.web}_status\" LOGIN PASSWORD '{roles.password}'")
+        cursor.execute(snippet("grants-web-status-only.sql", web=f"{roles.web}_status"))
+    try:
+        with connect_as(f"{roles.web}_status", roles) as web:
+            job_id = _enqueue(web)
+            status = "SELECT status, attempts FROM pgflow_job WHERE id = %s"
+            assert web.execute(status, [job_id]).fetchone() == ("queued", 0)
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                web.execute("SELECT args FROM pgflow_job WHERE id = %s", [job_id])
+    finally:
+        with connection.cursor() as cursor:
+            _drop_role(cursor, f"{roles.web}_status")

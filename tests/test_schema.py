@@ -1,40 +1,157 @@
-"""Conventions of the SQL core that nothing else would enforce."""
+"""The canonical SQL schema and the migrations: one place for every
+definition, and the proof that migrating gives what that place says."""
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
+from collections.abc import Iterator
+from typing import Any
 
+import pgtrigger
+import psycopg
 import pytest
-from django.db import connection
+from django.apps import apps
+from django.db import connection, connections
 
 from django_pgflow import migrations as migrations_package
-from django_pgflow.sql import SQL_DIR, RunSQLFolder
+from django_pgflow.sql import (
+    INLINED,
+    PREAMBLE,
+    SCHEMA_DIR,
+    InstallSQL,
+    digest,
+    read,
+    schema_files,
+)
+from django_pgflow.worker.connection import connection_kwargs
+
+from .catalog import catalog, differences
 
 
-def _sql_operations() -> dict[str, list[str]]:
-    applied: dict[str, list[str]] = {}
-    for module_info in pkgutil.iter_modules(migrations_package.__path__):
-        module = importlib.import_module(f"django_pgflow.migrations.{module_info.name}")
-        for operation in module.Migration.operations:
-            if isinstance(operation, RunSQLFolder):
-                applied.setdefault(operation.folder, []).append(module_info.name)
-    return applied
+def _installs() -> list[tuple[str, InstallSQL]]:
+    """Every InstallSQL operation of the migrations, in migration order."""
+    found = []
+    for info in sorted(pkgutil.iter_modules(migrations_package.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"django_pgflow.migrations.{info.name}")
+        found += [
+            (info.name, op) for op in module.Migration.operations if isinstance(op, InstallSQL)
+        ]
+    return found
 
 
-def test_every_sql_folder_is_applied_by_exactly_the_migration_of_its_name():
-    folders = sorted(p.name for p in SQL_DIR.iterdir() if p.is_dir() and p.name[0].isdigit())
-    applied = _sql_operations()
-    assert folders, "no SQL folders found"
-    assert sorted(applied) == folders
-    for folder, modules in applied.items():
-        assert modules == [folder], f"sql/{folder} is applied by {modules}"
+def test_every_schema_file_is_installed_by_a_migration_at_its_current_text():
+    """A change to a file of sql/schema/ needs a migration that installs it."""
+    latest: dict[str, tuple[str, str]] = {}
+    for migration, op in _installs():
+        for name, pinned_hash in op.files.items():
+            latest[name] = (migration, pinned_hash)
+    missing = [name for name in schema_files() if name not in latest]
+    assert not missing, f"no migration installs {missing}: run python -m django_pgflow.sql"
+    stale = [
+        f"{name} (last installed by {migration})"
+        for name, (migration, pinned_hash) in sorted(latest.items())
+        if digest(name) != pinned_hash
+    ]
+    assert not stale, f"changed since their migration: {stale}: run python -m django_pgflow.sql"
+    gone = sorted(set(latest) - set(schema_files()))
+    assert not gone, f"migrations install files the schema no longer has: {gone}"
 
 
-def test_sql_file_numbers_are_unique_within_a_folder():
-    for folder in (p for p in SQL_DIR.iterdir() if p.is_dir() and p.name[0].isdigit()):
-        numbers = [f.name.split("_", 1)[0] for f in folder.glob("*.sql")]
-        assert len(numbers) == len(set(numbers)), f"duplicate numbers in sql/{folder.name}"
+FUNCTION_RE = re.compile(r"^CREATE OR REPLACE FUNCTION django_pgflow\.(\w+)\(", re.M)
+VIEW_RE = re.compile(r"^CREATE OR REPLACE VIEW (\w+)", re.M)
+
+
+def _definitions() -> Iterator[tuple[str, str, str]]:
+    for name in schema_files():
+        text = read(name)
+        for kind, regex in (("function", FUNCTION_RE), ("view", VIEW_RE)):
+            for match in regex.finditer(text):
+                yield name, kind, match.group(1)
+
+
+def test_each_definition_lives_in_one_file_named_for_it():
+    seen: dict[str, str] = {}
+    for name, _kind, defined in _definitions():
+        assert defined not in seen, f"{defined} is defined in {seen[defined]} and {name}"
+        seen[defined] = name
+        assert name.rsplit("/", 1)[-1] == f"{defined}.sql", f"{name} defines {defined}"
+
+
+def test_each_function_file_carries_its_rights_and_says_what_it_guarantees():
+    for name, kind, defined in _definitions():
+        text = read(name)
+        assert f"COMMENT ON {kind.upper()}" in text, f"{name}: no COMMENT ON {kind.upper()}"
+        if kind == "function" and defined in INLINED:
+            assert "\nSET " not in text and "SECURITY DEFINER" not in text, f"{name} is inlined"
+            body = text.split("AS $$", 1)[1].split("$$;", 1)[0]
+            assert "FROM " not in body, f"{name}: an inlined function reads no table"
+        elif kind == "function":
+            assert "SET search_path FROM CURRENT" in text, f"{name}: search_path not fixed"
+        if kind == "function":
+            revoke = f"REVOKE EXECUTE ON FUNCTION django_pgflow.{defined}("
+            assert revoke in text, f"{name}: EXECUTE not revoked from PUBLIC beside the CREATE"
+
+
+def test_no_sql_function_is_longer_than_80_lines():
+    for name, kind, defined in _definitions():
+        if kind != "function":
+            continue
+        body = read(name).split("AS $$", 1)[1].split("$$;", 1)[0]
+        assert body.count("\n") <= 80, f"{defined} ({name}) is {body.count(chr(10))} lines long"
+
+
+@pytest.fixture
+def canonical_database(django_db_setup: None, django_db_blocker: Any) -> Iterator[str]:
+    """A database built from the models and sql/schema/ alone, without migrations."""
+    name = f"{connection.settings_dict['NAME']}_canonical"
+    kwargs = connection_kwargs()
+    with django_db_blocker.unblock():
+        with psycopg.connect(**{**kwargs, "dbname": "postgres"}, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            admin.execute(f'CREATE DATABASE "{name}"')
+        connections.databases["canonical"] = {**connection.settings_dict, "NAME": name}
+        try:
+            _build_from_models_and_schema()
+            yield name
+        finally:
+            connections["canonical"].close()
+            del connections.databases["canonical"]
+            with psycopg.connect(**{**kwargs, "dbname": "postgres"}, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def _build_from_models_and_schema() -> None:
+    canonical = connections["canonical"]
+    with canonical.schema_editor() as editor:
+        for model in apps.get_app_config("django_pgflow").get_models():
+            if not model._meta.proxy:
+                editor.create_model(model)
+    pgtrigger.install(database="canonical")
+    with canonical.cursor() as cursor:
+        cursor.execute(PREAMBLE + "\n\n".join(read(name) for name in schema_files()))
+
+
+def test_migrating_gives_the_catalog_of_the_models_and_the_schema_files(canonical_database):
+    """Functions (definition, config, security, grants), views, triggers,
+    indexes, constraints, columns: migrate and the canonical files agree."""
+    kwargs = connection_kwargs()
+    with (
+        psycopg.connect(**kwargs) as migrated,
+        psycopg.connect(**{**kwargs, "dbname": canonical_database}) as built,
+    ):
+        found = differences(catalog(migrated), catalog(built))
+    assert not found, "migrated (first) and canonical (second) differ:\n" + "\n".join(found)
+
+
+def test_the_schema_folder_holds_only_what_the_loader_installs():
+    on_disk = {
+        str(p.relative_to(SCHEMA_DIR))
+        for p in SCHEMA_DIR.rglob("*.sql")
+        if p.parent.name != "triggers"
+    }
+    assert on_disk == set(schema_files())
 
 
 CLAIM_SHAPES = {
@@ -54,7 +171,9 @@ def _claim_plan(queues: str) -> str:
         cursor.execute("SET auto_explain.log_min_duration = 0")
         cursor.execute("SET auto_explain.log_nested_statements = on")
         cursor.execute("SET auto_explain.log_level = 'notice'")
-        cursor.execute(f"SELECT * FROM django_pgflow.claim(1, {queues}, 10, 30)")
+        cursor.execute("SELECT django_pgflow.register_worker('plan', 1, '[]', 1)")
+        worker_id = cursor.fetchone()[0]
+        cursor.execute(f"SELECT * FROM django_pgflow.claim(%s, {queues}, 10, 30)", [worker_id])
         cursor.execute("SET auto_explain.log_min_duration = -1")
     # The plain pick (claim_gated's pick of gated jobs locks rows too).
     picks = [n for n in notices if "LockRows" in n and "NOT j.gated" in n]

@@ -52,8 +52,9 @@ def claim(conn: psycopg.Connection[Any], worker: int, limit: int = 10) -> list[t
 
 def complete(conn: psycopg.Connection[Any], jobs: list[tuple[int, int]]) -> None:
     conn.execute(
-        "SELECT django_pgflow.complete_many(%s, %s, array_fill('null'::jsonb, ARRAY[%s]), '{}')",
-        [[j for j, _ in jobs], [a for _, a in jobs], len(jobs)],
+        "SELECT django_pgflow.complete_many((SELECT worker_id FROM pgflow_job WHERE id = %s), "
+        "%s, %s, array_fill('null'::jsonb, ARRAY[%s]), '{}')",
+        [jobs[0][0], [j for j, _ in jobs], [a for _, a in jobs], len(jobs)],
     )
 
 
@@ -111,7 +112,8 @@ def test_every_way_out_of_started_gives_the_slot_back() -> None:
         complete(conn, [take()])
         job, attempt = take()
         conn.execute(
-            "SELECT django_pgflow.fail(%s, %s, %s)", [job, attempt, Jsonb({"message": "x"})]
+            "SELECT django_pgflow.fail(%s, %s, %s, %s)",
+            [worker, job, attempt, Jsonb({"message": "x"})],
         )  # retried: back to queued, later
         job, _ = take()
         conn.execute("SELECT django_pgflow.cancel(%s)", [job])
@@ -146,11 +148,12 @@ def test_every_way_a_gated_job_stops_wakes_every_worker_and_a_plain_one_does_not
         complete(conn, [take()])  # complete_many, as the worker does
         assert woken() == ["*"]
         job, attempt = take()
-        conn.execute("SELECT django_pgflow.complete(%s, %s)", [job, attempt])
+        conn.execute("SELECT django_pgflow.complete(%s, %s, %s)", [worker, job, attempt])
         assert woken() == ["*"]
         job, attempt = take()
         conn.execute(
-            "SELECT django_pgflow.fail(%s, %s, %s)", [job, attempt, Jsonb({"message": "x"})]
+            "SELECT django_pgflow.fail(%s, %s, %s, %s)",
+            [worker, job, attempt, Jsonb({"message": "x"})],
         )
         assert "*" in woken()
         job, _ = take()

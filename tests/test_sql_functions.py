@@ -9,6 +9,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 
 from django_pgflow.models import Job, Worker
+from django_pgflow.sql import INLINED
 from django_pgflow.worker.connection import connect
 from testproject.example.tasks import record
 
@@ -138,9 +139,9 @@ def test_complete_is_fenced_by_attempt():
     job_id = enqueue()
     wid = worker()
     claim(wid)
-    assert one("SELECT django_pgflow.complete(%s, 2, '\"stale\"')", job_id) is False
-    assert one("SELECT django_pgflow.complete(%s, 1, '\"fresh\"')", job_id) is True
-    assert one("SELECT django_pgflow.complete(%s, 1, '\"again\"')", job_id) is False
+    assert one("SELECT django_pgflow.complete(%s, %s, 2, '\"stale\"')", wid, job_id) is False
+    assert one("SELECT django_pgflow.complete(%s, %s, 1, '\"fresh\"')", wid, job_id) is True
+    assert one("SELECT django_pgflow.complete(%s, %s, 1, '\"again\"')", wid, job_id) is False
     job = Job.objects.get(pk=job_id)
     assert (job.status, job.result) == ("completed", "fresh")
 
@@ -150,7 +151,10 @@ def test_complete_many_applies_only_current_attempts():
     wid = worker()
     claim(wid)
     applied = q(
-        "SELECT django_pgflow.complete_many(%s, %s, ARRAY['1'::jsonb, '2'::jsonb])", [a, b], [1, 7]
+        "SELECT django_pgflow.complete_many(%s, %s, %s, ARRAY['1'::jsonb, '2'::jsonb])",
+        wid,
+        [a, b],
+        [1, 7],
     )
     assert [r[0] for r in applied] == [a]
     assert Job.objects.get(pk=b).status == "started"
@@ -196,7 +200,7 @@ def test_complete_and_claim_rolls_back_both_halves_on_error():
     wid = worker()
     claim(wid)
     b = enqueue()
-    with pytest.raises(DatabaseError, match="out of range"), transaction.atomic():
+    with pytest.raises(DatabaseError, match="lease_margin"), transaction.atomic():
         # A lease margin no interval can hold: the claim half fails.
         q(
             "SELECT * FROM django_pgflow.complete_and_claim(%s, NULL, 10, 1e300, %s, %s, "
@@ -214,7 +218,7 @@ def test_fail_retries_with_backoff_then_fails_for_good():
     wid = worker()
     claim(wid)
     error = json.dumps({"error": "ValueError", "message": "boom", "traceback": "tb"})
-    assert one("SELECT django_pgflow.fail(%s, 1, %s::jsonb)", job_id, error) == "queued"
+    assert one("SELECT django_pgflow.fail(%s, %s, 1, %s::jsonb)", wid, job_id, error) == "queued"
     job = Job.objects.get(pk=job_id)
     delay = one("SELECT extract(epoch FROM run_at - now()) FROM pgflow_job WHERE id = %s", job_id)
     assert 5 - 0.1 <= delay <= 10 + 0.1  # equal jitter over base * 2^0
@@ -223,7 +227,7 @@ def test_fail_retries_with_backoff_then_fails_for_good():
     assert job.errors[0]["message"] == "boom"
     q("UPDATE pgflow_job SET run_at = now() WHERE id = %s", job_id)
     claim(wid)
-    assert one("SELECT django_pgflow.fail(%s, 2, %s::jsonb)", job_id, error) == "failed"
+    assert one("SELECT django_pgflow.fail(%s, %s, 2, %s::jsonb)", wid, job_id, error) == "failed"
     job.refresh_from_db()
     assert (job.status, job.attempts, len(job.errors)) == ("failed", 2, 2)
     assert job.finished_at is not None
@@ -238,14 +242,16 @@ def test_backoff_is_capped():
 
 def test_fail_without_retry_fails_at_once():
     job_id = enqueue(max_attempts=5)
-    claim(worker())
-    assert one("SELECT django_pgflow.fail(%s, 1, '{}'::jsonb, false)", job_id) == "failed"
+    wid = worker()
+    claim(wid)
+    assert one("SELECT django_pgflow.fail(%s, %s, 1, '{}'::jsonb, false)", wid, job_id) == "failed"
 
 
 def test_late_failure_is_ignored():
     job_id = enqueue()
-    claim(worker())
-    assert one("SELECT django_pgflow.fail(%s, 9, '{}'::jsonb)", job_id) is None
+    wid = worker()
+    claim(wid)
+    assert one("SELECT django_pgflow.fail(%s, %s, 9, '{}'::jsonb)", wid, job_id) is None
     assert Job.objects.get(pk=job_id).status == "started"
 
 
@@ -256,14 +262,14 @@ def test_cancel_then_manual_retry_gives_a_fresh_budget():
     job_id = enqueue(max_attempts=1)
     wid = worker()
     claim(wid)
-    assert one("SELECT django_pgflow.fail(%s, 1, '{}'::jsonb)", job_id) == "failed"
+    assert one("SELECT django_pgflow.fail(%s, %s, 1, '{}'::jsonb)", wid, job_id) == "failed"
     assert one("SELECT django_pgflow.cancel(%s)", job_id) is False  # already finished
     assert one("SELECT django_pgflow.retry(%s)", job_id) is True
     job = Job.objects.get(pk=job_id)
     assert (job.status, job.failures, len(job.errors)) == ("queued", 0, 1)
     assert claim(wid) == [(job_id, 2)]
     assert one("SELECT django_pgflow.cancel(%s)", job_id) is True
-    assert one("SELECT django_pgflow.complete(%s, 2, 'null')", job_id) is False  # late report
+    assert one("SELECT django_pgflow.complete(%s, %s, 2, 'null')", wid, job_id) is False  # late
     assert Job.objects.get(pk=job_id).status == "cancelled"
 
 
@@ -347,8 +353,9 @@ def test_stop_worker_releases_and_marks_stopped():
 
 def test_database_refuses_illegal_transitions():
     job_id = enqueue()
-    claim(worker())
-    one("SELECT django_pgflow.complete(%s, 1, 'null')", job_id)
+    wid = worker()
+    claim(wid)
+    one("SELECT django_pgflow.complete(%s, %s, 1, 'null')", wid, job_id)
     for status in ("started", "queued", "failed"):
         with pytest.raises(DatabaseError, match="invalid status transition"), transaction.atomic():
             Job.objects.filter(pk=job_id).update(status=status)
@@ -365,7 +372,7 @@ def test_prune_deletes_old_finished_jobs_in_batches():
     wid = worker()
     claim(wid)
     for job_id in ids:
-        one("SELECT django_pgflow.complete(%s, 1, 'null')", job_id)
+        one("SELECT django_pgflow.complete(%s, %s, 1, 'null')", wid, job_id)
     fresh = enqueue()
     q("UPDATE pgflow_job SET finished_at = now() - interval '2 days' WHERE id = ANY(%s)", ids)
     assert one("SELECT django_pgflow.prune('completed', 86400, 2)") == 2
@@ -397,7 +404,8 @@ def test_sql_functions_are_schema_qualified_with_fixed_search_path():
     )
     assert len(rows) >= 15
     for name, config, comment in rows:
-        assert config and any(c.startswith("search_path=") for c in config), name
+        if name not in INLINED:  # no SET, so that they inline (tests/test_schema.py)
+            assert config and any(c.startswith("search_path=") for c in config), name
         assert comment, f"pgflow.{name} has no COMMENT ON FUNCTION"
 
 
@@ -420,3 +428,34 @@ def test_worker_connection_decodes_jsonb_like_json_loads():
         ).fetchone()
     assert row == ([], [], {}, {"a": [1, "é"]}, "x", None)
     assert row[0] is not row[1]  # a fresh list per row: tasks may mutate their args
+
+
+# --- claim: what it takes --------------------------------------------------------
+
+
+@pytest.mark.parametrize("margin", [-1, float("nan"), float("inf"), None])
+def test_claim_refuses_a_lease_margin_no_lease_could_hold(margin):
+    job_id = enqueue()
+    wid = worker()
+    with pytest.raises(DatabaseError, match="lease_margin must be"), transaction.atomic():
+        q("SELECT * FROM django_pgflow.claim(%s, NULL, 10, %s)", wid, margin)
+    assert Job.objects.get(pk=job_id).status == "queued"
+
+
+@pytest.mark.parametrize("limit", [-1, None, 10001])
+def test_claim_refuses_a_limit_out_of_range(limit):
+    enqueue()
+    wid = worker()
+    with pytest.raises(DatabaseError, match="between 0 and 10000 jobs"), transaction.atomic():
+        q("SELECT * FROM django_pgflow.claim(%s, NULL, %s)", wid, limit)
+    assert not Job.objects.filter(status="started").exists()
+
+
+def test_a_stopped_worker_claims_nothing():
+    job_id = enqueue()
+    wid = worker()
+    one("SELECT django_pgflow.stop_worker(%s)", wid)
+    refused = pytest.raises(DatabaseError, match="is not registered, or has stopped")
+    with refused, transaction.atomic():
+        claim(wid)
+    assert Job.objects.get(pk=job_id).status == "queued"

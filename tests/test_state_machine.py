@@ -130,6 +130,9 @@ class MJob:
     lock_key: str | None = None
     waited: float | None = None
     gated: bool = False
+    impossible: str | None = None
+    # Context carried with the job (a trace carrier, say); nothing here writes it.
+    metadata: Any = field(default_factory=dict)
     # Bounds of a jittered backoff, until the database's run_at is observed.
     pending_run_at: tuple[datetime, datetime] | None = None
 
@@ -550,6 +553,7 @@ class PgflowMachine(RuleBasedStateMachine):
         self.conn.execute("SELECT setseed(0.42)")
         self.model = Model()
         self.tokens: list[tuple[int, int]] = []  # every (job, attempt) ever claimed
+        self.claimer: dict[tuple[int, int], int] = {}  # ... and the worker it went to
         self.prev_jobs: dict[int, dict[str, Any]] = {}
         self.prev_runs: dict[int, Any] = {}
         # Legal changes of finished rows made by the current step.
@@ -574,6 +578,28 @@ class PgflowMachine(RuleBasedStateMachine):
 
     def pick_worker(self, data: st.DataObject) -> int:
         return data.draw(st.sampled_from(sorted(self.model.workers)), label="worker")
+
+    def claimants(self) -> list[int]:
+        """Workers a claim accepts: registered and not stopped."""
+        return sorted(
+            w.id for w in self.model.workers.values() if not w.deleted and w.state != "stopped"
+        )
+
+    def pick_claimant(self, data: st.DataObject) -> int:
+        return data.draw(st.sampled_from(self.claimants()), label="claimant")
+
+    def holder(self, token: tuple[int, int]) -> int:
+        """The worker the attempt was given to: the one whose report counts."""
+        return self.claimer[token]
+
+    @precondition(lambda self: len(self.claimants()) < len(self.model.workers))
+    @rule(data=st.data())
+    def claim_as_a_stopped_worker(self, data: st.DataObject) -> None:
+        """A worker that stopped (or was pruned) claims nothing: it is refused."""
+        gone = [w for w in sorted(self.model.workers) if w not in self.claimants()]
+        wid = data.draw(st.sampled_from(gone), label="stopped worker")
+        with pytest.raises(psycopg.errors.InvalidParameterValue, match="not registered"):
+            self.call(self.CLAIM, wid, None, 4, MARGIN)
 
     @rule(data=st.data(), margin=st.sampled_from([MARGIN, 1000.0]))
     def heartbeat(self, data: st.DataObject, margin: float) -> None:
@@ -710,6 +736,7 @@ class PgflowMachine(RuleBasedStateMachine):
             token = (job.id, job.attempts)
             assert token not in self.tokens, f"attempt {token} claimed twice"
             self.tokens.append(token)
+            self.claimer[token] = wid
             assert row[1:] == [job.attempts, job.args, job.kwargs, job.run_id, job.task_index]
 
     CLAIM = (
@@ -718,17 +745,19 @@ class PgflowMachine(RuleBasedStateMachine):
         "FROM django_pgflow.claim(%s, %s::text[], %s, %s) WITH ORDINALITY AS c)"
     )
 
+    @precondition(lambda self: self.claimants())
     @rule(data=st.data(), queues=queue_filters, limit=st.integers(1, 4))
     def claim(self, data: st.DataObject, queues: list[str] | None, limit: int) -> None:
-        wid = self.pick_worker(data)
+        wid = self.pick_claimant(data)
         rows = self.call(self.CLAIM, wid, queues, limit, MARGIN)
         self.expect_claim(wid, queues, limit, rows)
 
+    @precondition(lambda self: self.claimants())
     @rule(data=st.data(), first=st.integers(1, 3), second=st.integers(1, 3))
     def claim_concurrently(self, data: st.DataObject, first: int, second: int) -> None:
         """Two claims at once: the first one's transaction stays open while the
         second claims on another connection; SKIP LOCKED keeps them apart."""
-        a, b = self.pick_worker(data), self.pick_worker(data)
+        a, b = self.pick_claimant(data), self.pick_claimant(data)
         with self.conn2.transaction():
             now_a, rows_a = self.conn2.execute(
                 f"SELECT now(), {self.CLAIM}", (a, None, first, MARGIN)
@@ -745,18 +774,19 @@ class PgflowMachine(RuleBasedStateMachine):
         self.model.now = now_b
         self.expect_claim(b, None, second, rows_b)
 
+    @precondition(lambda self: self.claimants())
     @rule(data=st.data(), output=outputs, rounds=st.integers(1, 4))
     def work_the_flow_queue(self, data: st.DataObject, output: Any, rounds: int) -> None:
         """A well-behaved worker: claims step tasks and completes them, for a
         few rounds. (Without it, runs would rarely get as far as completing.)"""
-        wid = self.pick_worker(data)
+        wid = self.pick_claimant(data)
         for _ in range(rounds):
             self.adopt_step_jobs()
             rows = self.call(self.CLAIM, wid, [FLOW_QUEUE], 4, MARGIN)
             self.expect_claim(wid, [FLOW_QUEUE], 4, rows)
             for job_id, attempt, *_ in rows:
                 applied = self.call(
-                    "django_pgflow.complete(%s, %s, %s)", job_id, attempt, Jsonb(output)
+                    "django_pgflow.complete(%s, %s, %s, %s)", wid, job_id, attempt, Jsonb(output)
                 )
                 job = self.model.jobs[job_id]
                 # An earlier completion's cascade may have ended the run meanwhile.
@@ -788,7 +818,13 @@ class PgflowMachine(RuleBasedStateMachine):
             self.complete_many(data)
             return
         job, job_id, attempt = self.pick_token(data)
-        applied = self.call("django_pgflow.complete(%s, %s, %s)", job_id, attempt, Jsonb(result))
+        applied = self.call(
+            "django_pgflow.complete(%s, %s, %s, %s)",
+            self.holder((job_id, attempt)),
+            job_id,
+            attempt,
+            Jsonb(result),
+        )
         expected = job is not None and self.model.holds(job, attempt)
         assert applied is expected, "late completion must be ignored"
         if job is not None and expected:
@@ -805,8 +841,13 @@ class PgflowMachine(RuleBasedStateMachine):
             label="tokens",
         )
         results = [Jsonb(job_id * 10) for job_id, _ in picks]
+        # One worker reports them all: those another worker was given are
+        # reports on someone else's job, ignored like late ones.
+        wid = self.holder(picks[0])
         applied = self.call(
-            "ARRAY(SELECT django_pgflow.complete_many(%s::bigint[], %s::integer[], %s::jsonb[]))",
+            "ARRAY(SELECT django_pgflow.complete_many("
+            "%s, %s::bigint[], %s::integer[], %s::jsonb[]))",
+            wid,
             [p[0] for p in picks],
             [p[1] for p in picks],
             results,
@@ -816,7 +857,8 @@ class PgflowMachine(RuleBasedStateMachine):
         # interfere with each other's applicability (all were started).
         for job_id, attempt in picks:
             job = self.model.jobs.get(job_id)
-            if job is not None and self.model.holds(job, attempt):
+            mine = self.holder((job_id, attempt)) == wid
+            if job is not None and mine and self.model.holds(job, attempt):
                 expected.add(job_id)
         for job_id, _ in sorted(picks):
             if job_id in expected:
@@ -827,7 +869,14 @@ class PgflowMachine(RuleBasedStateMachine):
     @rule(data=st.data(), retry=st.booleans())
     def fail(self, data: st.DataObject, retry: bool) -> None:
         job, job_id, attempt = self.pick_token(data)
-        outcome = self.call("django_pgflow.fail(%s, %s, %s, %s)", job_id, attempt, ERROR, retry)
+        outcome = self.call(
+            "django_pgflow.fail(%s, %s, %s, %s, %s)",
+            self.holder((job_id, attempt)),
+            job_id,
+            attempt,
+            ERROR,
+            retry,
+        )
         if job is None or not self.model.holds(job, attempt):
             assert outcome is None, "late failure must be ignored"
             return
@@ -847,19 +896,36 @@ class PgflowMachine(RuleBasedStateMachine):
         """Invariant 1: a worker whose job was claimed again since reports on
         its old attempt; the report is ignored and the new holder keeps it."""
         job_id, attempt = data.draw(st.sampled_from(self.overtaken_tokens()), label="token")
+        wid = self.holder((job_id, attempt))
         if report == "complete":
-            applied = self.call("django_pgflow.complete(%s, %s, '1')", job_id, attempt)
+            applied = self.call("django_pgflow.complete(%s, %s, %s, '1')", wid, job_id, attempt)
             assert applied is False
         elif report == "fail":
-            outcome = self.call("django_pgflow.fail(%s, %s, %s)", job_id, attempt, ERROR)
+            outcome = self.call("django_pgflow.fail(%s, %s, %s, %s)", wid, job_id, attempt, ERROR)
             assert outcome is None
         else:
             applied = self.call(
-                "ARRAY(SELECT django_pgflow.complete_many(%s, %s, ARRAY['1'::jsonb]))",
+                "ARRAY(SELECT django_pgflow.complete_many(%s, %s, %s, ARRAY['1'::jsonb]))",
+                wid,
                 [job_id],
                 [attempt],
             )
             assert applied == []
+
+    @precondition(lambda self: self.live_tokens() and len(self.model.workers) > 1)
+    @rule(data=st.data(), report=st.sampled_from(["complete", "fail"]))
+    def report_for_another_worker(self, data: st.DataObject, report: str) -> None:
+        """Reports are fenced by worker as well as attempt: a worker cannot
+        complete or fail a job another worker holds, even with its attempt."""
+        job_id, attempt = data.draw(st.sampled_from(self.live_tokens()), label="token")
+        others = [w for w in sorted(self.model.workers) if w != self.holder((job_id, attempt))]
+        wid = data.draw(st.sampled_from(others), label="impostor")
+        if report == "complete":
+            applied = self.call("django_pgflow.complete(%s, %s, %s, '1')", wid, job_id, attempt)
+            assert applied is False
+        else:
+            outcome = self.call("django_pgflow.fail(%s, %s, %s, %s)", wid, job_id, attempt, ERROR)
+            assert outcome is None
 
     def pick_job(self, data: st.DataObject) -> int:
         return data.draw(st.sampled_from(sorted(self.model.jobs)), label="job")

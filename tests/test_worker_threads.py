@@ -176,13 +176,23 @@ def test_late_report_with_a_stale_attempt_is_ignored(worker_thread):
 
     # A worker still holding attempt 0 (or a replayed attempt 1) cannot write.
     assert (
-        sql_value("SELECT django_pgflow.complete(%s, %s, %s::jsonb)", [job.pk, 0, '"stale"'])
+        sql_value(
+            "SELECT django_pgflow.complete(%s, %s, %s, %s::jsonb)",
+            [job.worker_id, job.pk, 0, '"stale"'],
+        )
         is False
     )
     assert (
-        sql_value("SELECT django_pgflow.complete(%s, 1, %s::jsonb)", [job.pk, '"again"']) is False
+        sql_value(
+            "SELECT django_pgflow.complete(%s, %s, 1, %s::jsonb)",
+            [job.worker_id, job.pk, '"again"'],
+        )
+        is False
     )
-    assert sql_value("SELECT django_pgflow.fail(%s, 1, '{}'::jsonb)", [job.pk]) is None
+    assert (
+        sql_value("SELECT django_pgflow.fail(%s, %s, 1, '{}'::jsonb)", [job.worker_id, job.pk])
+        is None
+    )
     job.refresh()
     assert (job.status, job.result, job.attempts, job.finished_at) == before
     w.stop()

@@ -72,14 +72,21 @@ def claim(limit: int = 100) -> list[tuple[int, str, Any, Any]]:
 def complete(job_id: int, output: Any) -> bool:
     attempt = one("SELECT attempts FROM pgflow_job WHERE id = %s", job_id)
     return one(
-        "SELECT django_pgflow.complete(%s, %s, %s::jsonb)", job_id, attempt, json.dumps(output)
+        "SELECT django_pgflow.complete(%s, %s, %s, %s::jsonb)",
+        WORKER[0],
+        job_id,
+        attempt,
+        json.dumps(output),
     )
 
 
 def fail(job_id: int) -> str:
     attempt = one("SELECT attempts FROM pgflow_job WHERE id = %s", job_id)
     return one(
-        'SELECT django_pgflow.fail(%s, %s, \'{"error": "Boom", "message": "x"}\')', job_id, attempt
+        'SELECT django_pgflow.fail(%s, %s, %s, \'{"error": "Boom", "message": "x"}\')',
+        WORKER[0],
+        job_id,
+        attempt,
     )
 
 
@@ -210,12 +217,13 @@ def test_exhausted_attempts_fail_the_run_and_cancel_the_rest():
     assert complete(b[0], "late") is False  # a running task's late result is ignored
 
 
-def test_skip_gives_dependents_null():
+def test_a_skipped_dependency_is_left_out_of_the_input():
+    # As in pgflow: nothing ran, so there is no output, not even null.
     define("skip", {"a": {"on_failure": "skip"}, "b": {"deps": ["a"]}})
     run_id = start("skip", 1)
     fail(claim()[0][0])
     (b,) = claim()
-    assert b[3] == {"a": None}
+    assert b[3] == {}
     complete(b[0], "fine")
     assert run_of(run_id).status == "completed"
     assert steps_of(run_id)["a"] == "skipped"

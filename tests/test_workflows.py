@@ -94,7 +94,7 @@ def test_retry_then_success(worker_thread):
 
 def test_exhausted_retries_fail_the_run(worker_thread):
     worker_thread()
-    run = AlwaysFails.start(None).wait(30)
+    run = AlwaysFails.start(None).wait(30, raise_on_failure=False)
     assert run.status == "failed"
     assert run.error["step"] == "boom"
     assert executions("boom", run.pk) == 2
@@ -104,7 +104,7 @@ def test_exhausted_retries_fail_the_run(worker_thread):
 
 def test_type_violation_fails_the_run_naming_both_steps(worker_thread):
     worker_thread()
-    run = MapTypeViolation.start(None).wait(30)
+    run = MapTypeViolation.start(None).wait(30, raise_on_failure=False)
     assert run.status == "failed"
     assert run.error["error"] == "TypeViolation"
     assert "map step each" in run.error["message"]
@@ -157,7 +157,7 @@ def test_cancel_mid_run_with_workers_busy(worker_thread):
 
 def test_resume_after_failure_completes_without_rerunning_completed_steps(worker_thread):
     worker_thread()
-    run = FailsUntilResumed.start(None).wait(30)
+    run = FailsUntilResumed.start(None).wait(30, raise_on_failure=False)
     assert run.status == "failed"
     assert resume_run(run.pk) is True
     run = run.wait(30)
@@ -235,7 +235,7 @@ def test_retrying_a_step_job_points_to_resume_run(worker_thread):
     from django_pgflow import retry_job
 
     worker_thread()
-    run = AlwaysFails.start(None).wait(30)
+    run = AlwaysFails.start(None).wait(30, raise_on_failure=False)
     job = Job.objects.get(run=run, step_slug="boom")
     with pytest.raises(DatabaseError, match="resume the run instead"), transaction.atomic():
         retry_job(job.pk)
@@ -273,7 +273,9 @@ def test_typed_steps_parse_input_and_a_validation_error_fails_without_retry(work
     good = TypedOrder.start({"sku": "A-1", "quantity": 3, "unit_price": 2.5}).wait(30)
     assert good.status == "completed"
     assert good.output == {"receipt": {"sku": "A-1", "total": 7.5, "line": "A-1: 7.50"}}
-    bad = TypedOrder.start({"sku": "A-1", "quantity": 0, "unit_price": 2.5}).wait(30)
+    bad = TypedOrder.start({"sku": "A-1", "quantity": 0, "unit_price": 2.5}).wait(
+        30, raise_on_failure=False
+    )
     assert bad.status == "failed"
     job = Job.objects.get(run=bad, step_slug="price")
     assert job.attempts == 1  # max_attempts=3, but retrying cannot fix the input

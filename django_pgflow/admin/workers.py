@@ -1,11 +1,17 @@
-"""Workers in the admin: who is alive, by the database clock, and what each is running."""
+"""Workers in the admin: who is alive, by the database clock, and what each has done.
+
+One vocabulary for the filter, the list and the detail page: ``alive`` and
+``stale`` (a running worker whose heartbeat is older than WORKER_DEAD_AFTER),
+``stopping``, ``lost`` (a reaper gave its jobs back), ``stopped``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet
+from django.contrib.admin.views.main import ChangeList
+from django.db.models import DurationField, ExpressionWrapper, F, QuerySet
 from django.db.models.functions import Now
 from django.http import HttpRequest
 from django.urls import reverse
@@ -15,61 +21,83 @@ from django.utils.safestring import SafeString
 
 from ..models import Worker
 from ..status import worker_health
-from .display import badge
+from . import display
+from .filters import WorkerStateFilter
+from .pages import page_changelist
+from .permissions import OperatorAdmin
+from .queries import rows
+
+# Jobs the table still holds (pgflow_prune removes old ones): one grouped scan
+# for the whole page of workers.
+WORKER_JOBS_SQL = """
+SELECT worker_id,
+       count(*) FILTER (WHERE status = 'started') AS running,
+       count(*) FILTER (WHERE status = 'completed') AS processed,
+       count(*) FILTER (WHERE status = 'failed') AS failed
+FROM pgflow_job WHERE worker_id = ANY(%s) GROUP BY worker_id
+"""
+COUNT_DEFAULTS = {"running": 0, "processed": 0, "failed": 0}
+
+
+def worker_counts(ids: list[int]) -> dict[int, dict[str, Any]]:
+    return {row.pop("worker_id"): row for row in rows(WORKER_JOBS_SQL, [ids])}
 
 
 @admin.register(Worker)
-class WorkerAdmin(admin.ModelAdmin):
+class WorkerAdmin(OperatorAdmin):
     list_display = (
         "id",
-        "hostname",
-        "pid",
+        "host",
         "queue_list",
-        "concurrency",
+        "threads",
         "health",
-        "last_heartbeat",
+        "heartbeat",
         "running_jobs",
-        "started_at",
-        "stopped_at",
+        "processed",
+        "failed",
     )
-    list_filter = ("state",)
+    list_filter = (WorkerStateFilter,)
     search_fields = ("hostname",)
     ordering = ("-id",)
-    readonly_fields = (
+    actions = None
+    fields = (
         "id",
         "hostname",
         "pid",
         "queue_list",
         "concurrency",
-        "state",
         "health",
-        "started_at",
-        "last_heartbeat",
-        "stopped_at",
+        "heartbeat",
+        "started",
+        "stopped",
         "running_jobs",
+        "processed",
+        "failed",
     )
-    fields = readonly_fields
+    readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                heartbeat_age=ExpressionWrapper(
-                    Now() - F("last_heartbeat"), output_field=DurationField()
-                ),
-                running=Count("jobs", filter=Q(jobs__status="started")),
-            )
-        )
+        age = ExpressionWrapper(Now() - F("last_heartbeat"), output_field=DurationField())
+        return super().get_queryset(request).annotate(heartbeat_age=age)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return page_changelist(worker_counts, COUNT_DEFAULTS)
 
-    def has_change_permission(self, request: HttpRequest, obj: Worker | None = None) -> bool:
-        return False
+    def get_object(self, request: HttpRequest, object_id: str, from_field: Any = None) -> Any:
+        worker = super().get_object(request, object_id, from_field)
+        if worker is not None:
+            counts = worker_counts([worker.pk]).get(worker.pk, {})
+            for name, value in {**COUNT_DEFAULTS, **counts}.items():
+                setattr(worker, name, value)
+        return worker
 
-    def has_delete_permission(self, request: HttpRequest, obj: Worker | None = None) -> bool:
-        return False  # stopped workers leave through pgflow_prune
+    @admin.display(description="host:pid", ordering="hostname")
+    def host(self, obj: Worker) -> str:
+        return f"{obj.hostname}:{obj.pid}"
+
+    @admin.display(description="threads", ordering="concurrency")
+    def threads(self, obj: Worker) -> int:
+        return obj.concurrency
 
     @admin.display(description="queues")
     def queue_list(self, obj: Worker) -> str:
@@ -77,13 +105,37 @@ class WorkerAdmin(admin.ModelAdmin):
 
     @admin.display(description="state", ordering="state")
     def health(self, obj: Any) -> SafeString:
-        """alive or stale (by the database clock), stopping, stopped."""
-        return badge(worker_health(obj.state, obj.heartbeat_age.total_seconds()))
+        """alive or stale (by the database clock), stopping, lost, stopped."""
+        return display.badge(worker_health(obj.state, obj.heartbeat_age.total_seconds()))
 
-    @admin.display(description="running jobs", ordering="running")
+    @admin.display(description="heartbeat", ordering="-last_heartbeat")
+    def heartbeat(self, obj: Any) -> SafeString:
+        age = display.seconds_text(obj.heartbeat_age.total_seconds())
+        return format_html('<span title="{}">{} ago</span>', display.when(obj.last_heartbeat), age)
+
+    @admin.display(description="started", ordering="started_at")
+    def started(self, obj: Worker) -> str:
+        return display.when(obj.started_at)
+
+    @admin.display(description="stopped")
+    def stopped(self, obj: Worker) -> str:
+        return display.when(obj.stopped_at)
+
+    @admin.display(description="running")
     def running_jobs(self, obj: Any) -> SafeString | str:
-        if not obj.running:
+        return self._jobs_link(obj, obj.running, "started")
+
+    @admin.display(description="completed")
+    def processed(self, obj: Any) -> SafeString | str:
+        return self._jobs_link(obj, obj.processed, "completed")
+
+    @admin.display(description="failed")
+    def failed(self, obj: Any) -> SafeString | str:
+        return self._jobs_link(obj, obj.failed, "failed")
+
+    def _jobs_link(self, obj: Any, count: int, status: str) -> SafeString | str:
+        if not count:
             return "0"
         url = reverse("admin:django_pgflow_job_changelist")
-        query = urlencode({"worker__id__exact": obj.pk, "status__exact": "started"})
-        return format_html('<a href="{}?{}">{}</a>', url, query, obj.running)
+        query = urlencode({"worker__id__exact": obj.pk, "status__exact": status})
+        return format_html('<a href="{}?{}">{}</a>', url, query, count)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextvars
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,8 @@ class JobContext:
     task_name: str
     worker_id: int | None = None
     timeout: float | None = None
+    run_id: int | None = None  # the run of a step's (or a compensation's) job
+    metadata: dict[str, Any] = field(default_factory=dict)  # travels with the job
 
     @property
     def is_inline(self) -> bool:

@@ -98,12 +98,17 @@ class Flow:
 
     @classmethod
     def start(
-        cls, input: Any = None, *, run_key: str | None = None, using: str = "default"
+        cls,
+        input: Any = None,
+        *,
+        run_key: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        using: str = "default",
     ) -> WorkflowRun:
         """Start a run of this flow in the current transaction; returns the ``WorkflowRun``."""
         from ..runs.api import start_flow
 
-        return start_flow(cls._pgflow.slug, input, run_key=run_key, using=using)
+        return start_flow(cls._pgflow.slug, input, run_key=run_key, metadata=metadata, using=using)
 
 
 # A step named like one of these would hide it.

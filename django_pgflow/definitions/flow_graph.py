@@ -10,7 +10,9 @@ from functools import cached_property
 from typing import Any
 
 from ..exceptions import FlowDefinitionError, InvalidJobError
+from .compensation import Compensation, find_compensation
 from .flow_step import (
+    RUN_INPUT,
     STEP_ATTR,
     StepOptions,
     StepSpec,
@@ -32,6 +34,7 @@ class FlowSpec:
     timeout: float | None
     queue: str | None
     steps: tuple[StepSpec, ...]
+    compensation: Compensation | None = None
 
     @cached_property
     def by_slug(self) -> dict[str, StepSpec]:
@@ -59,6 +62,7 @@ def build_flow_spec(cls: type, reserved: Collection[str]) -> FlowSpec:
         timeout=defaults.timeout,
         queue=defaults.queue,
         steps=tuple(steps[name] for name in order),
+        compensation=find_compensation(cls, slug),
     )
 
 
@@ -110,6 +114,11 @@ def _step_spec(
     flow_slug: str, name: str, func: Callable[..., Any], reserved: Collection[str]
 ) -> StepSpec:
     validate_slug(name, f"step name in flow {flow_slug!r}")
+    if name == RUN_INPUT:
+        raise FlowDefinitionError(
+            f"Flow {flow_slug!r}: a step cannot be named {name!r}: a step's parameter of that "
+            "name receives the run input. Rename the method."
+        )
     if name in reserved:
         raise FlowDefinitionError(
             f"Flow {flow_slug!r}: a step cannot be named {name!r}, which Flow itself uses; "

@@ -21,6 +21,8 @@ FAILURE_POLICIES = ("fail", "skip", "skip_cascade")
 # Slugs become method names, keyword arguments and parts of a dotted task name.
 SLUG_RE = re.compile(r"[a-z][a-z0-9_]{0,62}")
 STEP_ATTR = "__pgflow_step__"
+# A parameter of this name, beside the step's own inputs, receives the run input.
+RUN_INPUT = "input"
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class StepOptions:
     priority: int | None = None
     on_failure: str = "fail"
     condition: Any = None
+    unless: Any = None  # pgflow's ifNot: run only when the input does not contain it
     on_condition_false: str = "skip"
     resources: tuple[tuple[str, int], ...] | None = None  # sorted pairs, as in JobOptions
 
@@ -66,6 +69,18 @@ class StepSpec:
     def is_async(self) -> bool:
         return inspect.iscoroutinefunction(self.func)
 
+    @property
+    def own_params(self) -> tuple[str, ...]:
+        """The parameters the step's job feeds: all but an ``input`` one beside them."""
+        if len(self.params) > 1 or self.depends_on:
+            return tuple(p for p in self.params if p != RUN_INPUT)
+        return self.params
+
+    @property
+    def takes_run_input(self) -> bool:
+        """Whether a parameter ``input``, beside its own, asks for the run input."""
+        return RUN_INPUT in self.params and RUN_INPUT not in self.own_params
+
 
 def validate_slug(slug: Any, what: str) -> str:
     if not isinstance(slug, str) or not SLUG_RE.fullmatch(slug):
@@ -93,6 +108,7 @@ def step(
     priority: int | None = None,
     on_failure: str = "fail",
     condition: Any = None,
+    unless: Any = None,
     on_condition_false: str = "skip",
     resources: dict[str, int] | None = None,
 ) -> Callable[[F], F]: ...
@@ -112,6 +128,7 @@ def step(
     priority: int | None = None,
     on_failure: str = "fail",
     condition: Any = None,
+    unless: Any = None,
     on_condition_false: str = "skip",
     resources: dict[str, int] | None = None,
 ) -> Any:
@@ -119,15 +136,19 @@ def step(
 
     A root step takes one parameter, the run input; a map step takes one, the
     element (of its dependency's array output, or of the run input); any other
-    step takes one parameter per dependency, named after it.
+    step takes one parameter per dependency, named after it. Any step may also
+    take a parameter named ``input``: the run input (as pgflow gives every
+    step). A dependency that was skipped gives its parameter its default, or
+    None without one (its key is absent from the step's input).
 
     ``max_attempts``, ``base_delay`` and ``timeout`` default to the flow's;
     ``start_delay`` delays the step's tasks once it is ready. ``on_failure``:
     ``"fail"`` the run, ``"skip"`` the step (dependents get None), or
     ``"skip_cascade"`` it and everything downstream. With a ``condition``, the
     step runs only when its input (the run input for a root step, else
-    ``{dependency: output}``) contains that JSON; otherwise ``on_condition_false``
-    applies, with the same choices. ``resources`` (``{"gpu": 1}``) is held by each of
+    ``{dependency: output}``) contains that JSON, and with ``unless`` (pgflow's
+    ``ifNot``) only when it does not; otherwise ``on_condition_false`` applies,
+    with the same choices. ``resources`` (``{"gpu": 1}``) is held by each of
     the step's tasks while it runs, as with ``@task(resources=...)``.
     """
     if func is not None and not callable(func):
@@ -147,6 +168,7 @@ def step(
         priority=priority,
         on_failure=on_failure,
         condition=condition,
+        unless=unless,
         on_condition_false=on_condition_false,
         resources=needs,
     )
@@ -218,6 +240,8 @@ def check_job_options(options: StepOptions) -> None:
     validation.validate_positive_number("start_delay", options.start_delay, allow_zero=True)
     if options.condition is not None:
         validation.to_json(options.condition, "condition")
+    if options.unless is not None:
+        validation.to_json(options.unless, "unless")
 
 
 def step_params(func: Callable[..., Any], options: StepOptions, where: str) -> tuple[str, ...]:
@@ -239,6 +263,8 @@ _NAMED = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONL
 
 
 def _check_param_names(names: tuple[str, ...], options: StepOptions, where: str) -> None:
+    if len(names) > 1 or options.depends_on:
+        names = tuple(n for n in names if n != RUN_INPUT)
     if options.map:
         if len(names) != 1:
             raise FlowDefinitionError(
@@ -253,6 +279,11 @@ def _check_param_names(names: tuple[str, ...], options: StepOptions, where: str)
                 f"self, the run input; it has {len(names)} ({', '.join(names) or 'none'})."
             )
         return
+    if RUN_INPUT in options.depends_on:
+        raise FlowDefinitionError(
+            f"{where}: no step may be named {RUN_INPUT!r}: a parameter of that name receives "
+            "the run input."
+        )
     missing = [d for d in options.depends_on if d not in names]
     extra = [n for n in names if n not in options.depends_on]
     if missing or extra:

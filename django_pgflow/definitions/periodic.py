@@ -83,7 +83,7 @@ class Schedule:
 
     def __post_init__(self) -> None:
         validate_schedule_name(self.name)
-        validation.validate_task_name(self.task_name)
+        validation.validate_enqueueable(self.task_name)
         validate_cron(self.cron)
         validate_timezone(self.timezone)
         validation.to_json(list(self.args), f"args of schedule {self.name!r}")
@@ -102,7 +102,7 @@ class Schedule:
         defaults = registry.get_task(self.task_name).options
         options = self.options.merged_over(defaults)
         spec = JobSpec(self.task_name, self.args, self.kwargs, options)
-        return _spec_json(spec, {})
+        return _spec_json(spec, {}, None)
 
     def ticks_around(self, now: dt.datetime) -> tuple[dt.datetime | None, dt.datetime | None]:
         """The latest tick at or before ``now`` and the first one after it.

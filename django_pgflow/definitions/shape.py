@@ -37,6 +37,7 @@ def flow_rows(spec: FlowSpec) -> FlowRows:
         "max_attempts": _first(spec.max_attempts, pgflow_settings.DEFAULT_MAX_ATTEMPTS),
         "base_delay": float(_first(spec.base_delay, pgflow_settings.DEFAULT_RETRY_DELAY)),
         "timeout": float(_first(spec.timeout, pgflow_settings.DEFAULT_TIMEOUT)),
+        "compensation_queue": _compensation_queue(spec),
     }
     steps = [_step_row(spec, s, index) for index, s in enumerate(spec.steps)]
     deps = [(s.slug, dep) for s in spec.steps for dep in s.depends_on]
@@ -63,6 +64,7 @@ def _step_row(flow: FlowSpec, spec: StepSpec, index: int) -> dict[str, Any]:
         "priority": _first(o.priority, _first(of_queue.priority, pgflow_settings.DEFAULT_PRIORITY)),
         "on_failure": o.on_failure,
         "condition": o.condition,
+        "condition_not": o.unless,
         "on_condition_false": o.on_condition_false,
         "resources": dict(o.resources) if o.resources else None,
     }
@@ -87,6 +89,13 @@ def _hash(flow: dict[str, Any], steps: list[dict[str, Any]], deps: list[tuple[st
 
 def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _compensation_queue(spec: FlowSpec) -> str | None:
+    """The queue of the compensation job; None when the flow declares no handler."""
+    if spec.compensation is None:
+        return None
+    return spec.compensation.queue or spec.queue or pgflow_settings.DEFAULT_QUEUE
 
 
 def _first(value: Any, default: Any) -> Any:

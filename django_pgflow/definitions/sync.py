@@ -6,14 +6,15 @@ run in a process. A version that has runs is never changed under them.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from django.db import connections, transaction
+from django.db import OperationalError, connections, transaction
 
 from ..exceptions import FlowDefinitionError
-from ..models import FlowDefinition, StepDefinition, StepDependency, WorkflowRun
+from ..models import FlowDefinition
 from . import flow_registry
 from .shape import FlowRows, flow_rows
 
@@ -22,8 +23,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("django_pgflow.flows")
 
-# Two processes syncing at once (migrate and a worker) take turns.
-SYNC_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext('django_pgflow.sync_flows'))"
+SYNC_SQL = "SELECT django_pgflow.sync_flow(%s::jsonb)"
+OBJECT_IN_USE = "55006"  # sync_flow: a version with runs would change shape
 TABLES = ("pgflow_flow", "pgflow_step", "pgflow_step_dep", "pgflow_run")
 
 
@@ -31,13 +32,13 @@ def sync_flows(using: str = "default", flows: Iterable[type[Flow]] | None = None
     """Write every registered flow (or ``flows``) in one transaction; returns what changed.
 
     Raises ``FlowDefinitionError`` when a version that already has runs would
-    change shape; nothing is written then.
+    change shape; nothing is written then. Writes go through the SQL function
+    ``sync_flow``, and only for a flow the database does not hold as it is
+    here: a role that may only read the definitions (the web's) syncs nothing.
     """
     classes = list(flow_registry.all_flows().values()) if flows is None else list(flows)
     changes: list[str] = []
     with transaction.atomic(using=using):
-        with connections[using].cursor() as cursor:
-            cursor.execute(SYNC_LOCK_SQL)
         for cls in sorted(classes, key=lambda c: c._pgflow.slug):
             change = _sync_one(flow_rows(cls._pgflow), using)
             if change:
@@ -52,62 +53,42 @@ def _sync_one(rows: FlowRows, using: str) -> str | None:
     versions = {f.version: f for f in FlowDefinition.objects.using(using).filter(slug=slug)}
     _warn_if_behind(slug, version, max(versions, default=version))
     existing = versions.get(version)
-    if existing is None:
-        _insert_steps(FlowDefinition.objects.using(using).create(**_flow_fields(rows)), rows)
-        return f"{slug} v{version} created"
-    if existing.shape_hash == rows.shape_hash:
-        return _update_options(existing, rows)
-    if WorkflowRun.objects.using(using).filter(flow=existing).exists():
-        raise FlowDefinitionError(
-            f"flow {slug!r} version {version} already has runs and its shape changed: "
-            f"declare version = {version + 1} (runs in flight finish on version {version})."
-        )
-    _replace(existing, rows)
-    return f"{slug} v{version} replaced (it had no runs)"
+    if existing is not None and _stored_as(existing, rows):
+        return None
+    try:
+        with connections[using].cursor() as cursor:
+            cursor.execute(SYNC_SQL, [json.dumps(_definition(rows))])
+            return cast(str | None, cursor.fetchone()[0])
+    except OperationalError as error:
+        cause = error.__cause__
+        if getattr(cause, "sqlstate", None) == OBJECT_IN_USE:
+            message = cause.diag.message_primary or ""  # type: ignore[union-attr]
+            raise FlowDefinitionError(message.removeprefix("pgflow: ")) from None
+        raise
 
 
-def _update_options(flow: FlowDefinition, rows: FlowRows) -> str | None:
-    """Same graph: bring options (timeouts, attempts, queues...) up to date in place."""
-    changed = False
-    for name, value in rows.flow.items():
-        if getattr(flow, name) != value:
-            setattr(flow, name, value)
-            changed = True
-    if changed:
-        flow.save()
-    current = {s.slug: s for s in flow.steps.all()}
-    for row in rows.steps:
-        step = current[row["slug"]]
-        updates = {k: v for k, v in row.items() if getattr(step, k) != v}
-        if updates:
-            StepDefinition.objects.using(flow._state.db).filter(pk=step.pk).update(**updates)
-            changed = True
-    return f"{flow.slug} v{flow.version} options updated" if changed else None
+def _definition(rows: FlowRows) -> dict[str, Any]:
+    """The JSON ``sync_flow`` takes: the flow's fields, its steps in order, its deps."""
+    return {
+        **rows.flow,
+        "shape_hash": rows.shape_hash,
+        "steps": rows.steps,
+        "deps": [list(pair) for pair in rows.deps],
+    }
 
 
-def _flow_fields(rows: FlowRows) -> dict[str, Any]:
-    return {**rows.flow, "shape_hash": rows.shape_hash}
-
-
-def _replace(flow: FlowDefinition, rows: FlowRows) -> None:
-    # No run can have seen this version yet, so its rows can change in place.
-    flow.steps.all().delete()
-    flow.deps.all().delete()
-    for name, value in _flow_fields(rows).items():
-        setattr(flow, name, value)
-    flow.save()
-    _insert_steps(flow, rows)
-
-
-def _insert_steps(flow: FlowDefinition, rows: FlowRows) -> None:
-    using = flow._state.db
-    StepDefinition.objects.using(using).bulk_create(
-        StepDefinition(flow=flow, **row) for row in rows.steps
-    )
-    StepDependency.objects.using(using).bulk_create(
-        StepDependency(flow=flow, step_slug=step_slug, dep_slug=dep_slug)
-        for step_slug, dep_slug in rows.deps
-    )
+def _stored_as(flow: FlowDefinition, rows: FlowRows) -> bool:
+    """Does the database hold this version exactly as ``rows`` describe it?"""
+    if any(getattr(flow, name) != value for name, value in rows.flow.items()):
+        return False
+    if flow.shape_hash != rows.shape_hash:
+        return False
+    stored = [
+        {name: getattr(step, name) for name in row}
+        for step, row in zip(flow.steps.order_by("index"), rows.steps, strict=False)
+    ]
+    deps = set(flow.deps.values_list("step_slug", "dep_slug"))
+    return stored == rows.steps and deps == set(rows.deps)
 
 
 def _warn_if_behind(slug: str, version: int, latest: int) -> None:

@@ -88,6 +88,8 @@ class JobSpec:
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
     options: JobOptions = field(default_factory=JobOptions)
+    # Travels with the job, never passed to the task (trace ids, tenant, ...).
+    metadata: dict[str, Any] | None = None
 
     def enqueue(self, *, using: str = "default") -> Job:
         from ..queue.api import enqueue_spec
@@ -156,24 +158,60 @@ class Task:
         """A call of this task to enqueue later, alone or in ``enqueue_many``."""
         return TaskCall(self, JobOptions()).s(*args, **kwargs)
 
-    def using(self, **options: Any) -> TaskCall:
-        """This task with some options overridden for the next enqueue."""
-        return TaskCall(self, options_from(options))
+    def using(self, *, metadata: dict[str, Any] | None = None, **options: Any) -> TaskCall:
+        """This task with some options overridden for the next enqueue; ``metadata``
+        (a dict) travels with the job, never passed to the task."""
+        return TaskCall(self, options_from(options), metadata)
 
     def enqueue(self, *args: Any, **kwargs: Any) -> Job:
         """Queue one call of this task in the current transaction; returns the ``Job``."""
         return self.s(*args, **kwargs).enqueue()
 
+    # -- Celery-style calls (docs/migrating/from-celery.md) ----------------
+
+    def delay(self, *args: Any, **kwargs: Any) -> Any:
+        """Celery's ``task.delay(*args, **kwargs)``: ``apply_async(args, kwargs)``."""
+        return self.apply_async(args, kwargs)
+
+    def apply_async(
+        self,
+        args: list[Any] | tuple[Any, ...] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        *,
+        countdown: float | None = None,
+        eta: dt.datetime | None = None,
+        expires: float | dt.datetime | None = None,
+        queue: str | None = None,
+        priority: int | None = None,
+        **options: Any,
+    ) -> Any:
+        """Celery's ``apply_async``: ``countdown`` seconds or an ``eta`` datetime delay
+        the job; ``expires`` (seconds or a datetime) cancels it if it has not started by
+        then; ``queue`` and ``priority`` (higher runs first) as in ``using()``; other
+        keywords are ``using()`` options. Returns the ``Job`` (or, when
+        ``PGFLOW["ROUTES"]`` sends this task to the old system, what that returned).
+        """
+        from ..celery_compat import apply_async
+
+        return apply_async(
+            self, args, kwargs, countdown=countdown, eta=eta, expires=expires,
+            queue=queue, priority=priority, **options,
+        )  # fmt: skip
+
 
 class TaskCall:
     """A task with per-call option overrides (``task.using(delay=30)``)."""
 
-    def __init__(self, task: Task, options: JobOptions) -> None:
+    def __init__(
+        self, task: Task, options: JobOptions, metadata: dict[str, Any] | None = None
+    ) -> None:
         self.task = task
         self.options = options
+        self.metadata = metadata
 
-    def using(self, **options: Any) -> TaskCall:
-        return TaskCall(self.task, replace(self.options, **vars(options_from(options))))
+    def using(self, *, metadata: dict[str, Any] | None = None, **options: Any) -> TaskCall:
+        merged = replace(self.options, **vars(options_from(options)))
+        return TaskCall(self.task, merged, metadata if metadata is not None else self.metadata)
 
     def s(self, *args: Any, **kwargs: Any) -> JobSpec:
         return JobSpec(
@@ -181,6 +219,7 @@ class TaskCall:
             args=args,
             kwargs=kwargs,
             options=self.options.merged_over(self.task.options),
+            metadata=self.metadata,
         )
 
     def enqueue(self, *args: Any, **kwargs: Any) -> Job:

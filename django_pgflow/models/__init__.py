@@ -5,24 +5,31 @@ SQL functions in ``django_pgflow/sql``; triggers in the database refuse
 illegal status transitions, whatever writes them.
 """
 
+from .dashboards import LockContention, QueueOverview
+from .events import EVENT_CHANNEL, RunEvent
 from .flows import FailurePolicy, FlowDefinition, StepDefinition, StepDependency, StepType
 from .jobs import FINISHED, JOB_TRANSITIONS, Job, JobStatus
-from .limits import QueueLimit, QueueRateShard, Resource, Slot
+from .limits import Config, QueueLimit, QueueRateShard, Resource, Slot
 from .periodic import PeriodicSchedule
 from .runs import RunStatus, StepState, StepStatus, StepTask, WorkflowRun
 from .workers import Worker, WorkerState
 
 __all__ = [
+    "EVENT_CHANNEL",
     "FINISHED",
     "JOB_TRANSITIONS",
+    "Config",
     "FailurePolicy",
     "FlowDefinition",
     "Job",
     "JobStatus",
+    "LockContention",
     "PeriodicSchedule",
     "QueueLimit",
+    "QueueOverview",
     "QueueRateShard",
     "Resource",
+    "RunEvent",
     "RunStatus",
     "Slot",
     "StepDefinition",

@@ -25,6 +25,13 @@ class FlowDefinition(models.Model):
     max_attempts = models.IntegerField(default=3)
     base_delay = models.FloatField(default=1.0)
     timeout = models.FloatField(default=300.0)
+    compensation_queue = models.CharField(  # noqa: DJ001
+        max_length=63,
+        null=True,
+        blank=True,
+        help_text="Set when the flow declares a compensation handler: the queue of the job "
+        "that runs it when a run fails or is cancelled.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -55,6 +62,9 @@ class StepDefinition(models.Model):
     )
     condition = models.JSONField(
         null=True, blank=True, help_text="Run only when the step input contains this JSON."
+    )
+    condition_not = models.JSONField(
+        null=True, blank=True, help_text="Run only when the step input does not contain this JSON."
     )
     on_condition_false = models.CharField(
         max_length=16, choices=FailurePolicy.choices, default=FailurePolicy.SKIP

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import pgtrigger
 
+from ..sql import trigger_body
+
 
 def status_fsm(name: str, transitions: list[tuple[str, str]]) -> pgtrigger.Trigger:
     """A BEFORE UPDATE trigger refusing any change of ``status`` not in ``transitions``."""
@@ -33,11 +35,7 @@ def status_fsm(name: str, transitions: list[tuple[str, str]]) -> pgtrigger.Trigg
         condition=pgtrigger.Condition(
             f'OLD."status" IS DISTINCT FROM NEW."status" AND NOT ({legal})'
         ),
-        func=(
-            "RAISE EXCEPTION 'pgflow: invalid status transition % -> % on table %', "
-            "OLD.status, NEW.status, TG_TABLE_NAME USING ERRCODE = 'check_violation'; "
-            "RETURN NULL;"
-        ),
+        func=trigger_body("status_transition_refused"),
     )
 
 

@@ -6,6 +6,8 @@ import pgtrigger
 from django.db import models
 from django.db.models import Q
 
+from ..sql import trigger_body
+from .fields import PayloadField
 from .fsm import status_fsm
 from .workers import Worker
 
@@ -21,18 +23,6 @@ JOB_TRANSITIONS = [
 ]
 FINISHED = ("completed", "failed", "cancelled")
 
-# A slot given to an attempt is free once the job's row shows the attempt
-# over; a deleted job's row shows nothing, so its slots are cleared here.
-FREE_DELETED_FUNC = (
-    "UPDATE pgflow_slot s SET job_id = NULL, attempt = NULL "
-    "WHERE s.job_id IN (SELECT o.id FROM old_rows o WHERE o.gated); RETURN NULL;"
-)
-
-GATE_FUNC = (
-    "NEW.gated := NEW.resources IS NOT NULL OR NEW.lock_key IS NOT NULL "
-    "OR EXISTS (SELECT 1 FROM pgflow_queue_limit l WHERE l.queue = NEW.queue); RETURN NEW;"
-)
-
 
 class JobStatus(models.TextChoices):
     QUEUED = "queued"
@@ -47,8 +37,8 @@ class Job(models.Model):
 
     queue = models.CharField(max_length=63, default="default")
     task_name = models.CharField(max_length=255, help_text="Dotted path of the task.")
-    args = models.JSONField(default=list)
-    kwargs = models.JSONField(default=dict)
+    args = PayloadField(default=list)
+    kwargs = PayloadField(default=dict)
     status = models.CharField(max_length=16, choices=JobStatus.choices, default="queued")
     priority = models.SmallIntegerField(default=0, help_text="Higher runs first.")
     run_at = models.DateTimeField(help_text="Not claimed before this time (database clock).")
@@ -87,7 +77,7 @@ class Job(models.Model):
     step_slug = models.CharField(max_length=63, null=True, blank=True)  # noqa: DJ001
     task_index = models.IntegerField(null=True, blank=True)
     # Gates: a job with either is claimed only when what it needs is free.
-    resources = models.JSONField(
+    resources = PayloadField(
         null=True, blank=True, help_text='Capacity it holds while started, e.g. {"gpu": 1}.'
     )
     lock_key = models.CharField(  # noqa: DJ001
@@ -102,14 +92,28 @@ class Job(models.Model):
         help_text="Set by the database: the job has resources or a lock key, or its queue "
         "has limits, so only the gated claim may take it.",
     )
+    impossible = models.TextField(  # noqa: DJ001
+        null=True,
+        blank=True,
+        help_text="Set by the database on a queued job that asks for more of a resource than "
+        "its capacity (lowered since it was enqueued): why it cannot start. Such a job waits "
+        "aside, keeping no other job waiting, until the capacity allows it again.",
+    )
     waited = models.FloatField(
         null=True,
         blank=True,
         help_text="Seconds its last attempt waited, once ready, for its resources, "
         "lock key or queue limits (gated jobs only).",
     )
-    result = models.JSONField(null=True, blank=True)
-    errors = models.JSONField(
+    metadata = PayloadField(
+        default=dict,
+        db_default=models.Value({}, output_field=models.JSONField()),
+        blank=True,
+        help_text="Context carried with the job, never passed to the task: trace ids, tenant, "
+        "request id. A run's step tasks carry the run's.",
+    )
+    result = PayloadField(null=True, blank=True)
+    errors = PayloadField(
         default=list, help_text="One entry per failed attempt: attempt, error, traceback, at."
     )
     created_at = models.DateTimeField()
@@ -157,7 +161,7 @@ class Job(models.Model):
                 "run_at",
                 "id",
                 name="pgflow_job_gated_idx",
-                condition=Q(status="queued", gated=True),
+                condition=Q(status="queued", gated=True, impossible__isnull=True),
             ),
             # ... and a worker's claim of a single queue (sql/0012), which must
             # not walk the gated backlog of other queues.
@@ -167,7 +171,13 @@ class Job(models.Model):
                 "run_at",
                 "id",
                 name="pgflow_job_gated_queue_idx",
-                condition=Q(status="queued", gated=True),
+                condition=Q(status="queued", gated=True, impossible__isnull=True),
+            ),
+            # Jobs set aside as impossible, which sync_limits looks at again.
+            models.Index(
+                "id",
+                name="pgflow_job_impossible_idx",
+                condition=Q(status="queued", impossible__isnull=False),
             ),
             # Per-key serialisation: the earliest active job of a key goes first.
             models.Index(
@@ -199,8 +209,7 @@ class Job(models.Model):
                 when=pgtrigger.Before,
                 operation=pgtrigger.Update,
                 condition=pgtrigger.Q(old__attempts__gt=pgtrigger.F("new__attempts")),
-                func="RAISE EXCEPTION 'pgflow: attempts of job % cannot decrease (% -> %)', "
-                "OLD.id, OLD.attempts, NEW.attempts; RETURN NULL;",
+                func=trigger_body("pgflow_job_attempts_monotonic"),
             ),
             pgtrigger.Trigger(
                 name="pgflow_job_notify_insert",
@@ -208,8 +217,7 @@ class Job(models.Model):
                 operation=pgtrigger.Insert,
                 level=pgtrigger.Statement,
                 referencing=pgtrigger.Referencing(new="new_rows"),
-                func="PERFORM pg_notify('django_pgflow', q.queue) FROM "
-                "(SELECT DISTINCT queue FROM new_rows WHERE status = 'queued') q; RETURN NULL;",
+                func=trigger_body("pgflow_job_notify_insert"),
             ),
             pgtrigger.Trigger(
                 name="pgflow_job_step_cascade",
@@ -217,8 +225,7 @@ class Job(models.Model):
                 operation=pgtrigger.Update,
                 condition=pgtrigger.Q(new__run__isnull=False)
                 & pgtrigger.Q(old__status__df=pgtrigger.F("new__status")),
-                func="PERFORM django_pgflow.on_step_job(NEW.run_id, NEW.step_slug, NEW.task_index, "
-                "NEW.id, NEW.status, NEW.attempts, NEW.result, NEW.errors); RETURN NULL;",
+                func=trigger_body("pgflow_job_step_cascade"),
             ),
             # Gated-ness is decided by the inserting functions (enqueue,
             # enqueue_many, start_step: one set-based look at the limits per
@@ -231,7 +238,7 @@ class Job(models.Model):
                 operation=pgtrigger.Update,
                 condition=pgtrigger.Q(new__status="queued")
                 & pgtrigger.Q(old__status__df=pgtrigger.F("new__status")),
-                func=GATE_FUNC,
+                func=trigger_body("pgflow_job_gate_requeue"),
             ),
             # A gated job that stops running otherwise than by completing
             # (failure, timeout, cancellation, lease expiry, hand-back) wakes
@@ -250,7 +257,7 @@ class Job(models.Model):
                     "OLD.\"status\" = 'started'"
                     " AND NEW.\"status\" NOT IN ('started', 'completed') AND OLD.\"gated\""
                 ),
-                func="PERFORM pg_notify('django_pgflow', '*'); RETURN NULL;",
+                func=trigger_body("pgflow_job_notify_release"),
             ),
             pgtrigger.Trigger(
                 name="pgflow_job_notify_requeue",
@@ -258,7 +265,7 @@ class Job(models.Model):
                 operation=pgtrigger.Update,
                 condition=pgtrigger.Q(new__status="queued")
                 & pgtrigger.Q(old__status__df=pgtrigger.F("new__status")),
-                func="PERFORM pg_notify('django_pgflow', NEW.queue); RETURN NULL;",
+                func=trigger_body("pgflow_job_notify_requeue"),
             ),
             # Deleting jobs (pruning, or by hand) frees the slots they name;
             # one set-based statement per DELETE. The transition table, not
@@ -270,7 +277,7 @@ class Job(models.Model):
                 operation=pgtrigger.Delete,
                 level=pgtrigger.Statement,
                 referencing=pgtrigger.Referencing(old="old_rows"),
-                func=FREE_DELETED_FUNC,
+                func=trigger_body("pgflow_job_free_deleted"),
             ),
             # TRUNCATE takes an exclusive lock on the table: no claim runs.
             pgtrigger.Trigger(
@@ -278,7 +285,7 @@ class Job(models.Model):
                 when=pgtrigger.After,
                 operation=pgtrigger.Truncate,
                 level=pgtrigger.Statement,
-                func="UPDATE pgflow_slot SET job_id = NULL, attempt = NULL; RETURN NULL;",
+                func=trigger_body("pgflow_job_free_truncated"),
             ),
         ]
 

@@ -158,3 +158,27 @@ class QueueRateShard(models.Model):
 
     def __str__(self) -> str:
         return f"rate shard {self.shard} of {self.queue} (budget {self.budget})"
+
+
+class Config(models.Model):
+    """Settings the SQL core needs, written from ``PGFLOW`` by ``sync_limits``: one row."""
+
+    id = models.SmallIntegerField(primary_key=True, default=1)
+    max_payload_bytes = models.IntegerField(
+        default=1_048_576,
+        help_text="PGFLOW['MAX_PAYLOAD_BYTES']: the largest payload the SQL functions accept.",
+    )
+    updated_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        db_table = "pgflow_config"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="pgflow_config_one_row"),
+            models.CheckConstraint(
+                condition=models.Q(max_payload_bytes__range=(1, 67_108_864)),
+                name="pgflow_config_max_payload_bytes_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"max payload {self.max_payload_bytes} bytes"

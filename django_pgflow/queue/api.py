@@ -10,11 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
-from django.db import connections
+from django.db import ProgrammingError, connections
 
-from .. import validation
+from .. import otel, signals, validation
 from ..conf import pgflow_settings
 from ..definitions import registry
 from ..definitions.task import (
@@ -25,10 +26,11 @@ from ..definitions.task import (
     settings_defaults,
 )
 from ..models import Job
+from ..setup_errors import not_migrated
 
 ENQUEUE_SQL = (
     "SELECT * FROM django_pgflow.enqueue("
-    "%s, %s, %s::jsonb, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s)"
+    "%s, %s, %s::jsonb, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s::jsonb)"
 )
 
 
@@ -88,7 +90,40 @@ def enqueue_spec(spec: JobSpec, *, using: str = "default") -> Job:
         _resources_json(options),
         options.lock_key,
     ]
-    return next(iter(Job.objects.using(using).raw(ENQUEUE_SQL, params)))
+    with otel.enqueue_span(spec.task_name, options.queue) as carrier:
+        metadata = _metadata(spec, carrier)
+        encoded = validation.to_json(metadata, "metadata", METADATA_BYTES) if metadata else None
+        job = _insert([*params, encoded], using)
+    if signals.job_enqueued.receivers:
+        _send_enqueued(job.pk, job.task_name, job.queue, job)
+    return job
+
+
+# The SQL core's limit for metadata (check_metadata).
+METADATA_BYTES = 65536
+
+
+def _metadata(spec: JobSpec, carrier: dict[str, str] | None) -> dict[str, Any] | None:
+    """What travels with the job: the caller's metadata, and the trace carrier."""
+    if spec.metadata is not None and not isinstance(spec.metadata, dict):
+        raise validation.InvalidJobError(
+            f"metadata must be a dict, got {type(spec.metadata).__name__}."
+        )
+    if not carrier:
+        return spec.metadata or None
+    return {**(spec.metadata or {}), "trace": carrier}
+
+
+def _insert(params: list[Any], using: str) -> Job:
+    try:
+        with validation.refused_by_sql():
+            return next(iter(Job.objects.using(using).raw(ENQUEUE_SQL, params)))
+    except ProgrammingError as error:
+        raise (not_migrated(error, using) or error) from error
+
+
+def _send_enqueued(job_id: int, task_name: str, queue: str | None, job: Job | None) -> None:
+    signals.job_enqueued.send(sender=Job, job_id=job_id, task_name=task_name, queue=queue, job=job)
 
 
 def enqueue(
@@ -98,16 +133,18 @@ def enqueue(
     *,
     allow_unknown: bool = False,
     using: str = "default",
+    metadata: dict[str, Any] | None = None,
     **options: Any,
 ) -> Job:
     """Enqueue a task by its dotted name: ``enqueue("myapp.tasks.send", args=[42])``.
 
     Options are those of ``Task.using``. Unset ones come from the task, then from
     ``PGFLOW`` settings. ``allow_unknown=True`` queues a task this process does
-    not define (a worker elsewhere must).
+    not define (a worker elsewhere must). ``metadata`` (a dict) travels with the
+    job and is never passed to the task.
     """
     spec = make_spec(task_name, args, kwargs, allow_unknown=allow_unknown, **options)
-    return enqueue_spec(spec, using=using)
+    return enqueue_spec(replace(spec, metadata=metadata), using=using)
 
 
 def make_spec(
@@ -118,7 +155,7 @@ def make_spec(
     allow_unknown: bool = False,
     **options: Any,
 ) -> JobSpec:
-    validation.validate_task_name(task_name)
+    validation.validate_enqueueable(task_name)
     given = options_from({k: v for k, v in options.items() if v is not None})
     if allow_unknown:
         defaults = JobOptions()
@@ -159,13 +196,19 @@ def _options_json(spec: JobSpec, options: JobOptions) -> str:
     return json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
 
 
-def _spec_json(spec: JobSpec, resolved: dict[tuple[str, JobOptions], str]) -> str:
+def _spec_json(
+    spec: JobSpec, resolved: dict[tuple[str, JobOptions], str], carrier: dict[str, str] | None
+) -> str:
     # Specs of one task with the same options resolve alike: do it once.
     key = (spec.task_name, spec.options)
     fields = resolved.get(key)
     if fields is None:
         fields = resolved[key] = _options_json(spec, _resolved(spec))
     args, kwargs = _payload(spec)
+    metadata = _metadata(spec, carrier)
+    if metadata:
+        extra = validation.to_json(metadata, "metadata", max_bytes=METADATA_BYTES)
+        return f'{fields[:-1]},"args":{args},"kwargs":{kwargs},"metadata":{extra}}}'
     return f'{fields[:-1]},"args":{args},"kwargs":{kwargs}}}'
 
 
@@ -180,21 +223,33 @@ def enqueue_many(specs: Iterable[JobSpec], *, using: str = "default") -> list[in
             f"enqueue_many takes an iterable of job specs such as [my_task.s(1, 2)], got "
             f"{type(specs).__name__}."
         )
-    items = []
-    resolved: dict[tuple[str, JobOptions], str] = {}
-    for index, spec in enumerate(specs):
+    specs_list = list(specs)
+    for index, spec in enumerate(specs_list):
         if not isinstance(spec, JobSpec):
             raise validation.InvalidJobError(
                 f"enqueue_many takes job specs such as my_task.s(1, 2); item {index} is "
                 f"{type(spec).__name__}."
             )
-        items.append(_spec_json(spec, resolved))
-    if not items:
+    if not specs_list:
         return []
-    payload = "[" + ",".join(items) + "]"
-    with connections[using].cursor() as cursor:
-        cursor.execute("SELECT ord, id FROM django_pgflow.enqueue_many(%s::jsonb)", [payload])
-        rows = cursor.fetchall()
+    resolved: dict[tuple[str, JobOptions], str] = {}
+    with otel.enqueue_span("enqueue_many", None) as carrier:
+        items = [_spec_json(spec, resolved, carrier) for spec in specs_list]
+        ids = _insert_many("[" + ",".join(items) + "]", using)
+    if signals.job_enqueued.receivers:
+        for spec, job_id in zip(specs_list, ids, strict=True):
+            queue = spec.options.queue or pgflow_settings.DEFAULT_QUEUE
+            _send_enqueued(job_id, spec.task_name, queue, None)
+    return ids
+
+
+def _insert_many(payload: str, using: str) -> list[int]:
+    try:
+        with validation.refused_by_sql(), connections[using].cursor() as cursor:
+            cursor.execute("SELECT ord, id FROM django_pgflow.enqueue_many(%s::jsonb)", [payload])
+            rows = cursor.fetchall()
+    except ProgrammingError as error:
+        raise (not_migrated(error, using) or error) from error
     rows.sort()
     return [row[1] for row in rows]
 

@@ -1,47 +1,106 @@
-"""The SQL core: one folder of ``.sql`` files per migration that applies it.
+"""The SQL core: one canonical schema, and the migrations that install it.
 
-Each folder ``sql/NNNN_name/`` is applied, file by file in name order, by the
-migration ``migrations/NNNN_name.py`` and by no other (a test enforces it). A
-change to a function is a new folder and a new migration with
-``CREATE OR REPLACE``, never an edit of an applied file.
+``schema/`` holds the current definition of every function, view, SQL-made
+index and trigger body, one file each, named for what it defines, in a folder
+per layer of the design: ``checks`` (input rules), ``queue``, ``workers``,
+``gates`` (resources, limits, lock keys), ``flows``, ``periodic`` and
+``triggers``. Each file carries its own rights beside its ``CREATE``:
+``SECURITY DEFINER`` for an entry point, ``SET search_path FROM CURRENT`` (the
+loader appends ``pg_temp`` to it first), and ``REVOKE ... FROM PUBLIC``.
+
+A migration installs files of the schema with ``InstallSQL``, which names
+each file with the SHA-256 of the text it installs. A change to a file
+therefore needs a new migration that installs it again (``python -m
+django_pgflow.sql`` prints the operation to add): tests/test_schema.py fails
+while any file differs from what the latest migration naming it pinned, or is
+named by none, and compares a migrated database with one built from the
+models and this schema alone.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
 from django.db import migrations
 
-SQL_DIR = Path(__file__).resolve().parent
+SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
+# Applied in this order; within a layer, functions first, then what may call
+# them (views, indexes: files named pgflow_*).
+LAYERS = ("checks", "queue", "workers", "gates", "flows", "periodic")
+# Functions are created with the search_path of the migrating session, with
+# pg_temp last: searched first (the default), a session's temporary table
+# could stand in for pgflow_flow in a function running with its owner's
+# rights. Bodies are checked when they run, so files need no order among
+# themselves.
+# Plain SQL functions with no SET clause, so that PostgreSQL inlines them into
+# the statements that call them (a SET forbids it). They read no table and are
+# granted to no one; the tests hold them to that instead of a search_path.
+INLINED = frozenset({"gated"})
+PREAMBLE = (
+    "SET LOCAL check_function_bodies = off;\n"
+    "SELECT set_config('search_path', current_setting('search_path') || ', pg_temp', true);\n"
+)
 
 
-def sql_files(folder: str) -> list[Path]:
-    """The ``.sql`` files of one migration folder, in the order they apply."""
-    path = SQL_DIR / folder
-    if not path.is_dir():
-        raise FileNotFoundError(f"No SQL folder {folder!r} in {SQL_DIR}")
-    return sorted(path.glob("*.sql"))
+def schema_files() -> list[str]:
+    """Every installable file of the schema, relative to it, in install order."""
+    files = ["schema.sql"]
+    for layer in LAYERS:
+        paths = sorted((SCHEMA_DIR / layer).glob("*.sql"))
+        files += [f"{layer}/{p.name}" for p in paths if not p.name.startswith("pgflow_")]
+        files += [f"{layer}/{p.name}" for p in paths if p.name.startswith("pgflow_")]
+    return files
 
 
-def read_sql(folder: str, skip: tuple[str, ...] = ()) -> str:
-    """The folder's SQL as one script; ``skip`` names files to leave out."""
-    return "\n\n".join(f.read_text() for f in sql_files(folder) if f.name not in skip)
+def read(name: str) -> str:
+    path = SCHEMA_DIR / name
+    if not path.is_file():
+        raise FileNotFoundError(f"No file {name!r} in {SCHEMA_DIR}")
+    return path.read_text()
 
 
-class RunSQLFolder(migrations.RunSQL):
-    """Apply every ``.sql`` file of ``sql/<folder>/`` as one migration step."""
+def digest(name: str) -> str:
+    return hashlib.sha256(read(name).encode()).hexdigest()
 
-    def __init__(self, folder: str, reverse_sql: str | None = None, **kwargs: Any) -> None:
-        self.folder = folder
-        super().__init__(
-            sql=read_sql(folder),
-            reverse_sql=reverse_sql if reverse_sql is not None else migrations.RunSQL.noop,
-            **kwargs,
-        )
+
+def trigger_body(name: str) -> str:
+    """The plpgsql body of trigger ``name`` (``schema/triggers/<name>.sql``), for pgtrigger."""
+    lines = read(f"triggers/{name}.sql").splitlines()
+    # Its leading comment explains it here; the installed function needs none.
+    while lines and lines[0].startswith("--"):
+        lines.pop(0)
+    return "\n".join(lines).strip()
+
+
+class InstallSQL(migrations.RunSQL):
+    """Apply files of ``schema/``, each pinned to the SHA-256 of its text.
+
+    ``files`` maps a file (``"queue/claim.sql"``) to its hash when the
+    migration was written; a file changed since is installed as it is now,
+    and its change needs a migration of its own (the schema tests say which).
+    """
+
+    def __init__(self, files: dict[str, str], reverse_sql: str | None = None, **kw: Any) -> None:
+        self.files = dict(files)
+        self.reverse = reverse_sql
+        # In the schema's own order, whatever the order of the mapping (a
+        # written migration sorts it): the schema first, views after functions.
+        order = schema_files()
+        names = sorted(self.files, key=lambda n: order.index(n) if n in order else len(order))
+        sql = PREAMBLE + "\n\n".join(read(name) for name in names)
+        reverse = reverse_sql if reverse_sql is not None else migrations.RunSQL.noop
+        super().__init__(sql=sql, reverse_sql=reverse, **kw)
 
     def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
-        return (self.__class__.__qualname__, [self.folder], {})
+        kwargs = {} if self.reverse is None else {"reverse_sql": self.reverse}
+        return (self.__class__.__qualname__, [self.files], kwargs)
 
     def describe(self) -> str:
-        return f"Apply the SQL files of django_pgflow/sql/{self.folder}/"
+        return f"Install {len(self.files)} file(s) of django_pgflow/sql/schema"
+
+
+def pinned(names: list[str] | None = None) -> dict[str, str]:
+    """``{file: hash}`` for ``names`` (default: the whole schema), as InstallSQL takes it."""
+    return {name: digest(name) for name in (names if names is not None else schema_files())}

@@ -26,7 +26,15 @@ from ..definitions.batch import BatchItem, results_per_item
 from ..definitions.context import reset_current_job, set_current_job
 from ..definitions.task import Task
 from ..validation import to_json
-from .execution import IDLE_RECHECK, ClaimedJob, Outcome, _event_loop, _loops, error_payload
+from .execution import (
+    IDLE_RECHECK,
+    ClaimedJob,
+    Outcome,
+    _event_loop,
+    _loops,
+    error_payload,
+    execute,
+)
 
 
 @dataclass
@@ -124,7 +132,16 @@ def _batch_task(task_name: str) -> Task | None:
 
 def execute_batch(batch: JobBatch) -> list[Outcome]:
     """Run a batch task's function on ``batch`` in this thread; one outcome per job."""
-    task, jobs = batch.task, batch.jobs
+    task = batch.task
+    # A job whose arguments could not be decoded fails alone, outside the call.
+    unreadable = [execute(j, None) for j in batch.jobs if j.payload_problem is not None]
+    jobs = [j for j in batch.jobs if j.payload_problem is None]
+    if not jobs:
+        return unreadable
+    return unreadable + _call(task, jobs)
+
+
+def _call(task: Task, jobs: list[ClaimedJob]) -> list[Outcome]:
     items = [
         BatchItem(job_id=j.id, args=tuple(j.args), kwargs=dict(j.kwargs), attempt=j.attempt)
         for j in jobs

@@ -70,10 +70,14 @@ class JsonbLoader(Loader):
         return json.loads(str(data, "utf-8"))
 
 
-def connect(purpose: str, alias: str = "default") -> psycopg.Connection[Any]:
-    conn = psycopg.connect(
-        autocommit=True, application_name=f"pgflow {purpose}", **connection_kwargs(alias)
-    )
+def connect(
+    purpose: str, alias: str = "default", origin: str | None = None
+) -> psycopg.Connection[Any]:
+    """A worker connection; ``origin`` (the worker id) marks the run events it causes."""
+    kwargs = connection_kwargs(alias)
+    if origin is not None:
+        kwargs["options"] = f"{kwargs.get('options', '')} -c pgflow.origin={origin}".strip()
+    conn = psycopg.connect(autocommit=True, application_name=f"pgflow {purpose}", **kwargs)
     conn.adapters.register_loader("jsonb", JsonbLoader)
     return conn
 
@@ -94,8 +98,10 @@ class ResilientConnection:
         should_stop: Callable[[], bool] = lambda: False,
         on_reconnect: Callable[[psycopg.Connection[Any]], None] | None = None,
         max_backoff: float = 5.0,
+        origin: str | None = None,
     ) -> None:
         self.purpose = purpose
+        self.origin = origin
         self.alias = alias
         self.should_stop = should_stop
         self.on_reconnect = on_reconnect
@@ -106,7 +112,7 @@ class ResilientConnection:
     @property
     def conn(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:
-            self._conn = connect(self.purpose, self.alias)
+            self._conn = connect(self.purpose, self.alias, self.origin)
         return self._conn
 
     def close(self) -> None:

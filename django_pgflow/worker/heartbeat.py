@@ -39,7 +39,9 @@ class Heartbeat(threading.Thread):
         self.prune_interval = prune_interval
         self.prune = prune
         self.stop = stop
-        self.db = ResilientConnection("heartbeat", alias=alias, should_stop=stop.is_set)
+        self.db = ResilientConnection(
+            "heartbeat", alias=alias, should_stop=stop.is_set, origin=str(worker_id)
+        )
         self.beats = 0
 
     def run(self) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 
 import psycopg
 
+from .. import signals
+from ..models import EVENT_CHANNEL
 from .connection import connect
 
 logger = logging.getLogger("django_pgflow.worker")
@@ -27,13 +30,21 @@ class Listener(threading.Thread):
     """
 
     def __init__(
-        self, queues: list[str], wake: threading.Event, stop: threading.Event, alias: str
+        self,
+        queues: list[str],
+        wake: threading.Event,
+        stop: threading.Event,
+        alias: str,
+        origin: str | None = None,
     ) -> None:
         super().__init__(name="pgflow-listener", daemon=True)
         self.queues = set(queues)
         self.wake = wake
         self.stop = stop
         self.alias = alias
+        # Run events this worker's own transactions caused become Django
+        # signals here; only when someone listens to those signals.
+        self.origin = origin if origin is not None and signals.run_signals_wanted() else None
 
     def run(self) -> None:
         delay = 0.05
@@ -41,11 +52,15 @@ class Listener(threading.Thread):
             try:
                 with connect("listener", self.alias) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
+                    if self.origin is not None:
+                        conn.execute(f"LISTEN {EVENT_CHANNEL}")
                     delay = 0.05
                     self.wake.set()  # anything queued while we were away
                     while not self.stop.is_set():
                         for notify in conn.notifies(timeout=0.5):
-                            if (
+                            if notify.channel == EVENT_CHANNEL:
+                                self._event(notify.payload)
+                            elif (
                                 not self.queues
                                 or notify.payload in self.queues
                                 or notify.payload == WAKE_ALL
@@ -57,3 +72,11 @@ class Listener(threading.Thread):
                 logger.warning("pgflow listener lost its connection (%s); retrying", error)
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
+
+    def _event(self, payload: str) -> None:
+        try:
+            event = json.loads(payload)
+        except ValueError:
+            return
+        if event.get("origin") == self.origin:
+            signals.send_run_event(event)

@@ -21,13 +21,13 @@ from typing import Any
 
 import psycopg
 
+from .. import limits, signals
 from ..definitions.periodic import declared_schedules
 from ..exceptions import JobTimeoutError
-from ..limits import declared_queue_limits, declared_resources
 from . import sql
 from .batching import Batcher, JobBatch, execute_batch
 from .connection import ResilientConnection
-from .execution import ClaimedJob, Outcome, error_payload, execute
+from .execution import ClaimedJob, Outcome, error_payload, execute, json_or_null
 from .heartbeat import Heartbeat
 from .listener import Listener
 from .options import WorkerOptions
@@ -166,11 +166,11 @@ class Worker:
         self.worker_id = self.db.run(
             lambda c: sql.register_worker(c, opts.queues, opts.concurrency)
         )
-        resources, queue_limits = declared_resources(), declared_queue_limits()
-        self.db.run(lambda c: sql.sync_limits(c, resources, queue_limits))
+        self._mark_origin(str(self.worker_id))
+        self.db.run(limits.sync_limits)
         logger.info("worker %s started (queues=%s)", self.worker_id, opts.queues or "all")
         helpers: list[threading.Thread] = [
-            Listener(opts.queues, self.wake, self.stop_event, opts.alias),
+            Listener(opts.queues, self.wake, self.stop_event, opts.alias, self.db.origin),
             Heartbeat(
                 self.worker_id,
                 interval=opts.heartbeat_interval,
@@ -328,6 +328,11 @@ class Worker:
         batch_due = self.batcher.next_due() - time.monotonic()
         return max(0.0, min(timeout, batch_due + 0.001))
 
+    def _mark_origin(self, origin: str) -> None:
+        """This worker's connections name it (pgflow.origin) in the run events they cause."""
+        self.db.origin = origin  # for reconnections
+        self.db.run(lambda c: c.execute("SELECT set_config('pgflow.origin', %s, false)", [origin]))
+
     def _after_reconnect(self, conn: psycopg.Connection[Any]) -> None:
         if self.worker_id is None:
             return
@@ -375,9 +380,10 @@ class Worker:
         def report(conn: psycopg.Connection[Any]) -> tuple[set[int], list[str | None]]:
             with conn.transaction():
                 statuses = [
-                    sql.fail(conn, o.job.id, o.job.attempt, o.error or {}, o.retry) for o in failed
+                    sql.fail(conn, self._id, o.job.id, o.job.attempt, o.error or {}, o.retry)
+                    for o in failed
                 ]
-                return sql.complete_many(conn, triples), statuses
+                return sql.complete_many(conn, self._id, triples), statuses
 
         try:
             applied, statuses = self.db.run(report)
@@ -385,9 +391,15 @@ class Worker:
             logger.warning("reporting outcomes together failed (%s); reporting apart", error)
             return False
         for outcome, status in zip(failed, statuses, strict=True):
-            self._settle_failure(outcome.job, status)
+            self._settle_failure(outcome.job, status, outcome.error)
         self._settle(done, applied)
         return True
+
+    @property
+    def _id(self) -> int:
+        """This worker's id, which fences every report it makes."""
+        assert self.worker_id is not None, "reports come only after register_worker"
+        return self.worker_id
 
     def _still_ours(self, job: ClaimedJob) -> bool:
         held = self.inflight.get(job.id)
@@ -400,14 +412,16 @@ class Worker:
     def _report_completed(self, done: list[Outcome]) -> None:
         triples = self._completions(done)
         try:
-            applied = self.db.run(lambda c: sql.complete_many(c, triples))
+            applied = self.db.run(lambda c: sql.complete_many(c, self._id, triples))
         except psycopg.Error as error:
             # One bad row must not sink the batch: report each on its own.
             logger.warning("batch completion failed (%s); reporting one by one", error)
             applied = set()
             for triple in triples:
                 try:
-                    applied |= self.db.run(functools.partial(sql.complete_many, jobs=[triple]))
+                    applied |= self.db.run(
+                        functools.partial(sql.complete_many, worker_id=self._id, jobs=[triple])
+                    )
                 except psycopg.Error as single:
                     self._report_failed(
                         self.inflight[triple[0]], error_payload(single), retry=False
@@ -422,6 +436,8 @@ class Worker:
                 continue
             if job.id in applied:
                 self.stats["completed"] += 1
+                if signals.job_completed.receivers:
+                    self._send(signals.job_completed, job, result=json_or_null(outcome.result_json))
             else:
                 self.stats["late"] += 1
                 logger.warning(
@@ -432,18 +448,33 @@ class Worker:
                 )
 
     def _report_failed(self, job: ClaimedJob, error: dict[str, Any], retry: bool) -> None:
-        status = self.db.run(lambda c: sql.fail(c, job.id, job.attempt, error, retry))
-        self._settle_failure(job, status)
+        status = self.db.run(lambda c: sql.fail(c, self._id, job.id, job.attempt, error, retry))
+        self._settle_failure(job, status, error)
 
-    def _settle_failure(self, job: ClaimedJob, status: str | None) -> None:
+    def _settle_failure(
+        self, job: ClaimedJob, status: str | None, error: dict[str, Any] | None = None
+    ) -> None:
         self.inflight.pop(job.id, None)
         if status is None:
             self.stats["late"] += 1
             logger.warning("late failure of job %s attempt %s ignored", job.id, job.attempt)
-        elif status == "queued":
-            self.stats["retried"] += 1
-        else:
-            self.stats["failed"] += 1
+            return
+        signal = signals.job_retried if status == "queued" else signals.job_failed
+        self.stats["retried" if status == "queued" else "failed"] += 1
+        if signal.receivers:
+            self._send(signal, job, error=error or {})
+
+    def _send(self, signal: Any, job: ClaimedJob, **extra: Any) -> None:
+        """A job signal for an outcome the database accepted (see django_pgflow.signals)."""
+        signals.send_robust(
+            signal,
+            job_id=job.id,
+            task_name=job.task_name,
+            queue=job.queue,
+            attempt=job.attempt,
+            worker_id=self.worker_id,
+            **extra,
+        )
 
     def _check_timeouts(self, finished: AbstractSet[int] = frozenset()) -> None:
         now = time.monotonic()

@@ -25,20 +25,12 @@ def register_worker(conn: Conn, queues: list[str], concurrency: int) -> int:
     return int(row[0])
 
 
-def sync_limits(
-    conn: Conn, resources: dict[str, int], queue_limits: dict[str, dict[str, Any]]
-) -> None:
-    conn.execute(
-        "SELECT django_pgflow.sync_limits(%s, %s)", [Jsonb(resources), Jsonb(queue_limits)]
-    )
-
-
 def claim(
     conn: Conn, worker_id: int, queues: list[str], limit: int, lease_margin: float
 ) -> list[ClaimedJob]:
     rows = conn.execute(
-        "SELECT id, queue, task_name, args, kwargs, attempts, priority, timeout, run_id, "
-        "task_index "
+        "SELECT id, queue, task_name, args::text, kwargs::text, attempts, priority, timeout, "
+        "run_id, task_index, metadata::text "
         "FROM django_pgflow.claim(%s, %s, %s, %s)",
         [worker_id, queues or None, limit, lease_margin],
         prepare=True,
@@ -47,17 +39,28 @@ def claim(
 
 
 def _claimed(r: tuple[Any, ...]) -> ClaimedJob:
+    # Arguments come as text and are parsed job by job: a row that Python's
+    # json cannot read (written before the SQL checks existed, or by hand)
+    # fails that job alone, never the claim, its batch or the process.
+    try:
+        args, kwargs, metadata = json.loads(r[3]), json.loads(r[4]), json.loads(r[10])
+        problem = None
+    except (ValueError, RecursionError) as error:
+        args, kwargs, metadata = [], {}, {}
+        problem = f"the job's args or kwargs cannot be read back: {type(error).__name__}: {error}"
     return ClaimedJob(
         id=r[0],
         queue=r[1],
         task_name=r[2],
-        args=r[3],
-        kwargs=r[4],
+        args=args,
+        kwargs=kwargs,
         attempt=r[5],
         priority=r[6],
         timeout=r[7],
         run_id=r[8],
         task_index=r[9],
+        metadata=metadata,
+        payload_problem=problem,
     )
 
 
@@ -80,12 +83,12 @@ def _completion_params(jobs: list[Completion]) -> list[str]:
     ]
 
 
-def complete_many(conn: Conn, jobs: list[Completion]) -> set[int]:
+def complete_many(conn: Conn, worker_id: int, jobs: list[Completion]) -> set[int]:
     """Report completions; returns the ids that were applied (the rest were late)."""
     rows = conn.execute(
-        "SELECT django_pgflow.complete_many(%s::bigint[], %s::integer[], "
+        "SELECT django_pgflow.complete_many(%s, %s::bigint[], %s::integer[], "
         "ARRAY(SELECT value FROM jsonb_array_elements(%s::jsonb)), %s::bigint[])",
-        _completion_params(jobs),
+        [worker_id, *_completion_params(jobs)],
         prepare=True,
     ).fetchall()
     return {r[0] for r in rows}
@@ -104,8 +107,8 @@ def complete_and_claim(
     Returns the ids that were applied and the claimed jobs.
     """
     rows = conn.execute(
-        "SELECT late_id, id, queue, task_name, args, kwargs, attempts, priority, timeout, "
-        "run_id, task_index "
+        "SELECT late_id, id, queue, task_name, args::text, kwargs::text, attempts, priority, "
+        "timeout, run_id, task_index, metadata::text "
         "FROM django_pgflow.complete_and_claim(%s, %s, %s, %s, %s::bigint[], %s::integer[], "
         "ARRAY(SELECT value FROM jsonb_array_elements(%s::jsonb)), %s::bigint[])",
         [worker_id, queues or None, limit, lease_margin, *_completion_params(jobs)],
@@ -118,11 +121,11 @@ def complete_and_claim(
 
 
 def fail(
-    conn: Conn, job_id: int, attempt: int, error: dict[str, Any], retry: bool = True
+    conn: Conn, worker_id: int, job_id: int, attempt: int, error: dict[str, Any], retry: bool = True
 ) -> str | None:
     row = conn.execute(
-        "SELECT django_pgflow.fail(%s, %s, %s::jsonb, %s)",
-        [job_id, attempt, json.dumps(error, default=str), retry],
+        "SELECT django_pgflow.fail(%s, %s, %s, %s::jsonb, %s)",
+        [worker_id, job_id, attempt, json.dumps(error, default=str), retry],
     ).fetchone()
     return row[0] if row else None
 
@@ -160,7 +163,7 @@ def has_pending(conn: Conn, queues: list[str]) -> bool:
     """Is any job of these queues ready now, waiting to retry, or running anywhere?"""
     row = conn.execute(
         "SELECT EXISTS (SELECT 1 FROM pgflow_job WHERE status = 'queued' "
-        "AND (run_at <= now() OR failures > 0) "
+        "AND (run_at <= now() OR failures > 0) AND impossible IS NULL "
         "AND (%(q)s::text[] IS NULL OR queue = ANY (%(q)s::text[]))) "
         "OR EXISTS (SELECT 1 FROM pgflow_job WHERE status = 'started' "
         "AND (%(q)s::text[] IS NULL OR queue = ANY (%(q)s::text[])))",

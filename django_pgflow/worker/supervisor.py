@@ -28,8 +28,8 @@ SELECT id FROM pgflow_worker
 WHERE hostname = %s AND pid = %s AND state IN ('running', 'lost') ORDER BY id DESC LIMIT 1
 """
 HELD_JOBS_SQL = "SELECT id, attempts FROM pgflow_job WHERE status = 'started' AND worker_id = %s"
-FAIL_SQL = "SELECT django_pgflow.fail(%s, %s, %s::jsonb)"
-LOST_SQL = "UPDATE pgflow_worker SET state = 'lost', stopped_at = now() WHERE id = %s"
+FAIL_SQL = "SELECT django_pgflow.fail(%s, %s, %s, %s::jsonb)"
+LOST_SQL = "SELECT django_pgflow.worker_lost(%s)"
 
 
 def describe_exit(code: int) -> str:
@@ -61,7 +61,7 @@ def fail_jobs_of_dead_child(pid: int, code: int) -> int:
                     "a crash in C code, out of memory) fails once its attempts are used up"
                 )
                 error = {"error": "WorkerLostError", "message": message, "traceback": None}
-                cursor.execute(FAIL_SQL, [job_id, attempt, json.dumps(error)])
+                cursor.execute(FAIL_SQL, [worker_id, job_id, attempt, json.dumps(error)])
             cursor.execute(LOST_SQL, [worker_id])
         return len(held)
     except DatabaseError:

@@ -360,7 +360,7 @@ class HangsOnFirstAttempt(Flow):
 
 
 class TinyChain(Flow):
-    """Three no-op steps in a row: the cost of the engine itself, for bench/flows.py."""
+    """Three no-op steps in a row: the cost of the engine itself, for bench/."""
 
     slug = "tiny_chain"
 
@@ -375,6 +375,28 @@ class TinyChain(Flow):
     @step(depends_on=["two"])
     def three(self, two: int) -> int:
         return two + 1
+
+
+class TinyDiamond(Flow):
+    """``one -> (left || right) -> join``, no-op steps: a diamond's engine cost, for bench/."""
+
+    slug = "tiny_diamond"
+
+    @step()
+    def one(self, input: Any) -> int:
+        return 1
+
+    @step(depends_on=["one"])
+    def left(self, one: int) -> int:
+        return one + 1
+
+    @step(depends_on=["one"])
+    def right(self, one: int) -> int:
+        return one + 2
+
+    @step(depends_on=["left", "right"])
+    def join(self, left: int, right: int) -> int:
+        return left + right
 
 
 class WideMap(Flow):

@@ -58,7 +58,9 @@ class ClaimBench:
         for _ in range(count):
             began = time.perf_counter()
             [job] = sql.claim(self.conn, self.worker_id, [], 1, 30)
-            applied = sql.complete_many(self.conn, [(job.id, job.attempt, '"ok"', None)])
+            applied = sql.complete_many(
+                self.conn, self.worker_id, [(job.id, job.attempt, '"ok"', None)]
+            )
             elapsed = time.perf_counter() - began
             assert applied == {job.id}
             if keep:

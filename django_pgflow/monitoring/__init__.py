@@ -1,0 +1,1 @@
+"""What operators watch: Prometheus metrics and a health check, read from the database."""
