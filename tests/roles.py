@@ -39,13 +39,14 @@ class Roles:
     web: str
     worker: str
     operator: str  # the web grants plus the optional operator ones
+    status: str  # a web role that enqueues and reads status, no payload
     password: str
 
-    def all(self) -> tuple[str, str, str]:
-        return (self.web, self.worker, self.operator)
+    def all(self) -> tuple[str, ...]:
+        return (self.web, self.worker, self.operator, self.status)
 
 
-def _drop_role(cursor: Any, role: str) -> None:
+def drop_role(cursor: Any, role: str) -> None:
     cursor.execute(f'REASSIGN OWNED BY "{role}" TO CURRENT_USER')
     cursor.execute(f'DROP OWNED BY "{role}"')
     cursor.execute(f'DROP ROLE "{role}"')
@@ -57,6 +58,7 @@ def _create_roles(cursor: Any, prefix: str) -> Roles:
         web=f"{prefix}web_{token}",
         worker=f"{prefix}worker_{token}",
         operator=f"{prefix}operator_{token}",
+        status=f"{prefix}status_{token}",
         password=f"s3cret-{secrets.token_hex(8)}",
     )
     for role in made.all():
@@ -65,6 +67,7 @@ def _create_roles(cursor: Any, prefix: str) -> Roles:
     cursor.execute(snippet("grants-worker.sql", worker=made.worker))
     cursor.execute(snippet("grants-web.sql", web=made.operator))
     cursor.execute(snippet("grants-web-operator.sql", web=made.operator))
+    cursor.execute(snippet("grants-web-status-only.sql", web=made.status))
     tables = ", ".join(EXAMPLE_TABLES)
     cursor.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON {tables} TO "{made.worker}"')
     return made
@@ -81,14 +84,14 @@ def least_privilege_roles(purpose: str, django_db_blocker: Any) -> Iterator[Role
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute("SELECT rolname FROM pg_roles WHERE starts_with(rolname, %s)", [prefix])
         for (stale,) in cursor.fetchall():
-            _drop_role(cursor, stale)
+            drop_role(cursor, stale)
         made = _create_roles(cursor, prefix)
     try:
         yield made
     finally:
         with django_db_blocker.unblock(), connection.cursor() as cursor:
             for role in made.all():
-                _drop_role(cursor, role)
+                drop_role(cursor, role)
 
 
 def connect_as(role: str, roles: Roles, **options: Any) -> psycopg.Connection[Any]:

@@ -24,7 +24,7 @@ from django_pgflow.sql import INLINED
 from testproject.example.models import Execution
 
 from .conftest import ROOT, subprocess_env
-from .roles import Roles, connect_as, database_url, least_privilege_roles
+from .roles import Roles, connect_as, database_url, drop_role, least_privilege_roles, snippet
 
 WEB_ENTRY_POINTS = {"enqueue", "enqueue_many", "start_flow", "cancel", "retry", "cancel_run"}
 WEB_ENTRY_POINTS |= {"resume_run", "run_now", "get_run_with_states"}
@@ -331,4 +331,4 @@ def test_a_status_only_web_role_enqueues_and_reads_status_but_no_payload(roles):
                 web.execute("SELECT args FROM pgflow_job WHERE id = %s", [job_id])
     finally:
         with connection.cursor() as cursor:
-            _drop_role(cursor, f"{roles.web}_status")
+            drop_role(cursor, f"{roles.web}_status")

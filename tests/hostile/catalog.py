@@ -42,9 +42,9 @@ class Function:
             return f"NULL::{kind}"
         if kind == "jsonb[]" and isinstance(value, list):
             params.append(Raw(b"[" + b",".join(v.data for v in value) + b"]", "jsonb[]"))
-            return f"ARRAY(SELECT jsonb_array_elements(%s::jsonb))::{kind}"
+            return f"ARRAY(SELECT jsonb_array_elements(%b::jsonb))::{kind}"
         params.append(value)
-        return f"%s::{kind}"
+        return f"%b::{kind}" if isinstance(value, Raw) else f"%s::{kind}"
 
 
 def functions(conn: psycopg.Connection[Any]) -> dict[str, list[Function]]:

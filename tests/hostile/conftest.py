@@ -25,7 +25,7 @@ def hostile(django_db_setup: None, django_db_blocker: Any) -> Iterator[Hostile]:
     made = next(roles)
     with django_db_blocker.unblock():
         sync_flows()  # as the owner, as migrate does: the web role only reads definitions
-    session = Hostile(made)
+    session = Hostile(made, django_db_blocker)
     try:
         yield session
     finally:

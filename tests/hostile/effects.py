@@ -21,14 +21,15 @@ from .values import Raw
 from .world import Pools
 
 JSON_COLUMNS = {
-    "pgflow_job": ("args", "kwargs", "result", "errors", "resources"),
-    "pgflow_run": ("input", "output", "error"),
+    "pgflow_job": ("args", "kwargs", "result", "errors", "resources", "metadata"),
+    "pgflow_run": ("input", "output", "error", "metadata"),
     "pgflow_step_state": ("output", "error"),
     "pgflow_step_task": ("output", "error"),
     "pgflow_worker": ("queues",),
     "pgflow_periodic": ("job",),
 }
 FINISHED = ("completed", "failed", "cancelled")
+RUN_TABLES = ("pgflow_step_state", "pgflow_step_task", "pgflow_event")  # rows of a run
 ACTIVE = ("queued", "started")
 
 
@@ -186,7 +187,7 @@ def vet_runs(call: Call, run_ids: set[str]) -> None:
     for change in call.diff.changes:
         if change.table == "pgflow_run" and change.key[0] in run_ids:
             call.vet(change)
-        elif change.table in ("pgflow_step_state", "pgflow_step_task") and run_of(change) in run_ids:
+        elif change.table in RUN_TABLES and run_of(change) in run_ids:
             call.vet(change)
         elif change.table == "pgflow_job" and run_of(change) in run_ids:
             status = change.after and change.after["status"]

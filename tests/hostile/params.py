@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import json as _json
+
 from hypothesis import strategies as st
 
 from . import values as v
@@ -160,6 +162,26 @@ def job_object(pools: Pools, hostile: bool) -> st.SearchStrategy[v.Raw]:
     return v.json_object({k: st.one_of(fields[k].sane, chosen[k]) for k in fields})
 
 
+def flow_json(pools: Pools) -> st.SearchStrategy[Any]:
+    """A flow definition with one field made hostile, or hostile JSON."""
+    base = pools.flows[0]
+    fields = sorted(base)
+
+    @st.composite
+    def spoiled(draw: st.DrawFn) -> v.Raw:
+        key = draw(st.sampled_from(fields), label="hostile field")
+        value = draw(v.hostile_json(), label=key)
+        parts = [
+            _json.dumps(k).encode() + b":" + (
+                (b"null" if value is None else value.data) if k == key else _json.dumps(base[k]).encode()
+            )
+            for k in fields
+        ]
+        return v.Raw(b"{" + b",".join(parts) + b"}", f"<flow definition, {key}: {value!r}>")
+
+    return st.one_of(spoiled(), v.hostile_json())
+
+
 def job_list(pools: Pools) -> Param:
     sane = v.json_array(job_object(pools, False), min_size=1)
     hostile = st.one_of(
@@ -234,6 +256,19 @@ BY_NAME: dict[str, Rule] = {
     "p_errors": lambda p: json([ERROR]),
     "p_reason": lambda p: json(ERROR),
     "p_resources": lambda p: resources(),
+    "p_flow": lambda p: Param(v.sane_json(*p.flows), flow_json(p)),
+    "p_deps": lambda p: text_array("first", "one"),
+    "p_step_type": lambda p: text("single", "map"),
+    "p_on_failure": lambda p: text("fail", "skip", "skip-cascade"),
+    "p_on_condition_false": lambda p: text("skip", "skip-cascade"),
+    "p_condition": lambda p: json(None, {"n": 1}),
+    "p_condition_not": lambda p: json(None, {"n": 1}),
+    "p_version": lambda p: integer(1, 2),
+    "p_base_delay": lambda p: number(1.0, 0.0),
+    "p_start_delay": lambda p: number(0.0, 5.0),
+    "p_force": lambda p: boolean(),
+    "p_metadata": lambda p: json(None, {"trace": "abc"}, {}),
+    "p_settings": lambda p: json({}, {"max_payload_bytes": 1048576}),
 }
 # The type each name above was written for: another type falls back to BY_TYPE.
 NAME_TYPES = {"p_queues": "text[]", "p_resources": "jsonb", "p_job": "jsonb", "p_attempt": "integer"}
@@ -254,9 +289,18 @@ BY_TYPE: dict[str, Rule] = {
 }
 
 
+SCALAR = "a scalar type"
+
+
+def is_scalar(kind: str, name: str) -> bool:
+    """A name's rule was written for one type: an array or a row type of the
+    same name falls back to its type's values."""
+    return name in NAME_TYPES or not (kind.endswith("[]") or kind.startswith("pgflow_"))
+
+
 def param(function: str, name: str, kind: str, pools: Pools) -> Param:
     rule = BY_FUNCTION.get((function, name))
-    if rule is None and NAME_TYPES.get(name, kind) == kind:
+    if rule is None and NAME_TYPES.get(name, SCALAR) in (kind, SCALAR) and is_scalar(kind, name):
         rule = BY_NAME.get(name)
     rule = rule or BY_TYPE.get(kind)
     if rule is None:  # a type no rule knows: NULL, and text its cast must refuse

@@ -63,6 +63,8 @@ def enqueued(call: Call) -> list[Change]:
             call.bad(f"{where} runs step task {row['task_name']} as a plain job, on the caller's args")
         if row["lock_key"] == "":
             call.bad(f"{where} was stored with an empty lock key")
+        if row.get("impossible") is not None:
+            call.bad(f"{where} was stored although it can never start: {row['impossible']}")
         check_resources(call, row, where)
         key = row["unique_key"]
         if key is not None and any(
@@ -257,7 +259,7 @@ def reported(call: Call, wanted: dict[str, int], outcomes: set[str]) -> set[str]
             )
         elif not same_id(before, "worker_id", worker):
             call.bad(f"{call.function} for worker {worker} changed job {job_id}, held by worker {holder}")
-        if after["status"] not in outcomes:
+        if after["status"] not in outcomes and not refused_result(call, change):
             call.bad(f"{call.function} moved job {job_id} started -> {after['status']}")
         call.vet(change)
         done.add(job_id)
@@ -266,6 +268,15 @@ def reported(call: Call, wanted: dict[str, int], outcomes: set[str]) -> set[str]
     vet_runs(call, runs)
     vet_mirrors(call, done)
     return done
+
+
+def refused_result(call: Call, change: Change) -> bool:
+    """A completion whose result Python could not read back fails the job
+    instead, without retry (InvalidResultError): it would reach the next step."""
+    errors = loads(change.value("errors") or "[]")
+    last = errors[-1] if isinstance(errors, list) and errors else {}
+    invalid = isinstance(last, dict) and last.get("error") == "InvalidResultError"
+    return call.function.startswith("complete") and change.value("status") == "failed" and invalid
 
 
 def pairs(call: Call, ids: str, attempts: str) -> dict[str, int]:
@@ -471,7 +482,7 @@ def prune(call: Call) -> None:
 
 def prune_runs(call: Call) -> None:
     runs = {c.key[0] for c in deleted(call, "pgflow_run") if old_enough(call, c.before, "p_status")}
-    for table in ("pgflow_run", "pgflow_step_state", "pgflow_step_task"):
+    for table in ("pgflow_run", "pgflow_step_state", "pgflow_step_task", "pgflow_event"):
         for change in deleted(call, table):
             if (change.key[0] if table == "pgflow_run" else change.value("run_id")) in runs:
                 call.vet(change)
@@ -499,7 +510,7 @@ def sync_limits(call: Call) -> None:
         for change in call.changes(table):
             call.vet(change)
     for change in updated(call):
-        if change.columns == ["gated"] and change.value("status") == "queued":
+        if set(change.columns) <= {"gated", "impossible"} and change.value("status") == "queued":
             call.vet(change)
     check_limits(call)
 
@@ -552,3 +563,46 @@ def nothing(call: Call) -> None:
 
 
 Rule = Callable[[Call], None]
+
+
+# --- added with the canonical schema ---------------------------------------------
+
+
+def run_now(call: Call) -> None:
+    job_id = call.int("p_job_id")
+    for change in updated(call):
+        if same_id(change.before, "id", job_id) and change.columns == ["run_at"]:
+            old, new = num(change.before, "run_at"), num(change.after, "run_at")
+            if change.value("status") == "queued" and old is not None and new is not None and new < old:
+                call.vet(change)
+
+
+def worker_lost(call: Call) -> None:
+    worker_id = call.int("p_worker_id")
+    for change in updated(call, "pgflow_worker"):
+        assert change.before is not None
+        moved = (change.before["state"], change.value("state")) == ("running", "lost")
+        if same_id(change.before, "id", worker_id) and moved:
+            if set(change.columns) <= {"state", "stopped_at"}:
+                call.vet(change)
+
+
+def flow_definition(call: Call) -> None:
+    """sync_flow, create_flow, add_step: the definition rows of the flow they name."""
+    slug = text_of(call, "p_flow_slug")
+    if "p_flow" in call.args:
+        flow = call.json("p_flow")
+        slug = flow.get("slug") if isinstance(flow, dict) else None
+    flows = {
+        key[0]
+        for snapshot in (call.before, call.after)
+        for key, row in snapshot.rows("pgflow_flow").items()
+        if row["slug"] == slug
+    }
+    for change in call.changes("pgflow_flow"):
+        if change.key[0] in flows:
+            call.vet(change)
+    for table in ("pgflow_step", "pgflow_step_dep"):
+        for change in call.changes(table):
+            if change.value("flow_id") in flows:
+                call.vet(change)

@@ -64,9 +64,9 @@ class Outcome:
 
 
 class Hostile:
-    def __init__(self, roles: Roles) -> None:
+    def __init__(self, roles: Roles, blocker: Any) -> None:
         self.roles = roles
-        self.world = World(roles)
+        self.world = World(roles, blocker)
         self.world.worker.start()
         self.world.reset()
         self.reader = Reader(self.world.owner)
@@ -74,7 +74,7 @@ class Hostile:
         self.callers: dict[str, psycopg.Connection[Any]] = {}
 
     def role(self, kind: str) -> str:
-        return {"web": self.roles.web, "operator": self.roles.operator, "worker": self.roles.worker}[kind]
+        return getattr(self.roles, kind)  # type: ignore[no-any-return]
 
     def caller(self, kind: str) -> psycopg.Connection[Any]:
         conn = self.callers.get(kind)

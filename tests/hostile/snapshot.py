@@ -25,6 +25,8 @@ TABLES: dict[str, tuple[str, ...]] = {
     "pgflow_slot_state": ("kind", "name", "n"),
     "pgflow_queue_rate_shard": ("id",),
     "pgflow_periodic": ("id",),
+    "pgflow_event": ("id",),
+    "pgflow_config": ("id",),
     "pgflow_flow": ("id",),
     "pgflow_step": ("id",),
     "pgflow_step_dep": ("id",),

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from .session import Hostile, describe, examples, profile
 from .spec import SPEC
 
-ROLES = ("web", "operator", "worker")
+ROLES = ("web", "status", "operator", "worker")  # status: grants-web-status-only.sql
 TRACE = os.environ.get("PGFLOW_HOSTILE_TRACE") == "1"  # print every call (pytest -s)
 
 

@@ -59,15 +59,16 @@ CASES: dict[str, Case] = {
     # 1. What Python cannot read back is refused at the call site.
     "enqueue-5000-digit-integer": Case("web", "enqueue", plain(p_args=DIGITS), refused=True),
     "enqueue-arrays-5000-deep": Case("web", "enqueue", plain(p_args=nested(5000)), refused=True),
-    "enqueue-arrays-101-deep": Case("web", "enqueue", plain(p_args=nested(101)), refused=True),
+    # (101 brackets are 100 levels below the top: the deepest the Python API takes.)
+    "enqueue-arrays-102-deep": Case("web", "enqueue", plain(p_args=nested(102)), refused=True),
     "enqueue-1e400": Case("web", "enqueue", plain(p_args=raw("[1e400]")), refused=True),
     "enqueue_many-5000-digit-integer": Case("web", "enqueue_many", item(args=DIGITS), refused=True),
     "start_flow-input-5000-deep": Case("web", "start_flow", flow(nested(5000)), refused=True),
+    # A result that breaks the rules fails its job (InvalidResultError), judged by rules.complete.
     "complete-result-5000-digits": Case(
         "worker",
         "complete",
         lambda p: {**job(p, "held by own"), "p_result": DIGITS, "p_worker_id": p.workers["own"]},
-        refused=True,
     ),
     # 2. A request no capacity can meet is refused at enqueue.
     "enqueue-gpu-99": Case("web", "enqueue", plain(p_resources=as_json({"gpu": 99})), refused=True),

@@ -16,6 +16,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 from psycopg.adapt import Dumper
+from psycopg.pq import Format
 
 MIB = 1024 * 1024
 
@@ -36,7 +37,12 @@ class Raw:
 
 
 class RawDumper(Dumper):
-    oid = 0  # unknown: the server reads the bytes through the cast in the query
+    """Sends the bytes as a binary ``text`` parameter: the server gets every
+    byte (a text-format parameter would stop at a NUL) and checks the
+    encoding itself; the cast in the query then reads the text as its type."""
+
+    format = Format.BINARY
+    oid = 25  # text
 
     def dump(self, obj: Raw) -> bytes:
         return obj.data
@@ -71,6 +77,7 @@ HOSTILE_JSON: list[Raw] = [
     nested(5000),
     nested(5000, "object"),
     nested(101),
+    nested(102),
     raw("[1e400]"),  # numeric to PostgreSQL, inf to Python
     raw("-1e400"),
     raw("NaN"),

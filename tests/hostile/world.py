@@ -41,8 +41,10 @@ WORKER_SETTINGS = {
     "WORKER_DEAD_AFTER": 3600.0,
 }
 LONG = 3600.0  # the timeout of held jobs: no lease expires during a test
-RUNTIME_TABLES = ("pgflow_step_task", "pgflow_step_state", "pgflow_run", "pgflow_job")
-RUNTIME_TABLES += ("pgflow_periodic",)
+# Jobs first: a completion the real worker reports afterwards finds no job,
+# and cascades into no run.
+RUNTIME_TABLES = ("pgflow_job", "pgflow_step_task", "pgflow_step_state", "pgflow_event")
+RUNTIME_TABLES += ("pgflow_run", "pgflow_periodic")
 
 
 def owner_connection() -> psycopg.Connection[Any]:
@@ -70,6 +72,7 @@ class Pools:
     attempts: dict[int, int] = field(default_factory=dict)  # job id -> attempts
     runs: dict[str, int] = field(default_factory=dict)
     ghost: int = 0  # an id no row has
+    flows: list[Any] = field(default_factory=list)  # sync_flow() definitions
 
     def job_ids(self) -> list[int]:
         return list(self.jobs.values())
@@ -113,12 +116,44 @@ class RealWorker:
         self.start()
 
 
+DEFINITIONS = ("pgflow_step_dep", "pgflow_step", "pgflow_flow")
+
+
+def flow_definitions() -> list[Any]:
+    """What sync_flow() takes: a flow of the example project as it is, renamed,
+    and as a next version."""
+    from django_pgflow.definitions import sync
+    from testproject.example.flows import TinyChain
+
+    flow = sync._definition(sync.flow_rows(TinyChain._pgflow))
+    return [flow, {**flow, "slug": "hostile_chain"}, {**flow, "version": flow["version"] + 1}]
+
+
 class World:
-    def __init__(self, roles: Roles) -> None:
+    def __init__(self, roles: Roles, blocker: Any) -> None:
         self.owner = owner_connection()
         self.worker = RealWorker(roles, self.owner)
+        self.blocker = blocker  # Django's, to sync flow definitions as migrate does
         self.pools = Pools()
+        self.flows = flow_definitions()
+        self.baseline = self.definitions()
         self.dirty = True
+
+    def definitions(self) -> Any:
+        return [self.owner.execute(f"SELECT * FROM {t} ORDER BY id").fetchall() for t in DEFINITIONS]
+
+    def restore_definitions(self) -> None:
+        """Flow definitions as migrate leaves them: what a call defined goes."""
+        if self.definitions() == self.baseline:
+            return
+        from django_pgflow.definitions.sync import sync_flows
+
+        with self.owner.transaction():
+            for table, rows in zip(DEFINITIONS, self.baseline, strict=True):
+                kept = [row[0] for row in rows]
+                self.owner.execute(f"DELETE FROM {table} WHERE NOT id = ANY (%s)", [kept])
+        with self.blocker.unblock():
+            sync_flows()
 
     def sql(self, query: str, *params: Any) -> Any:
         row = self.owner.execute(query, params).fetchone()
@@ -128,15 +163,8 @@ class World:
 
     def reset(self) -> Pools:
         """Empty the runtime tables (the real worker's row excepted) and rebuild the fixture."""
-        with self.owner.transaction():
-            for table in RUNTIME_TABLES:
-                self.owner.execute(f"DELETE FROM {table}")
-            self.owner.execute("DELETE FROM pgflow_worker WHERE id <> %s", [self.worker.id])
-            self.owner.execute(
-                "UPDATE pgflow_worker SET state = 'running', stopped_at = NULL,"
-                " last_heartbeat = now() WHERE id = %s",
-                [self.worker.id],
-            )
+        self.empty()
+        self.restore_definitions()
         # A capacity a call set too high, cancelled by the statement timeout,
         # leaves its slot rows dead behind it: every scan would read them.
         if self.sql("SELECT pg_relation_size('pgflow_slot') > 8 * 1024 * 1024"):
@@ -146,7 +174,7 @@ class World:
             json.dumps(RESOURCES),
             json.dumps(QUEUE_LIMITS),
         )
-        self.pools = Pools()
+        self.pools = Pools(flows=self.flows)
         self._workers()
         self._runs()
         self._jobs()
@@ -157,6 +185,25 @@ class World:
         self.pools.ghost = int(top) + 1000
         self.dirty = False
         return self.pools
+
+    def empty(self) -> None:
+        """Delete the runtime rows. The real worker may still be finishing a job
+        a call stored, whose cascade adds rows to its run meanwhile: try again."""
+        for attempt in range(5):
+            try:
+                with self.owner.transaction():
+                    for table in RUNTIME_TABLES:
+                        self.owner.execute(f"DELETE FROM {table}")
+                    self.owner.execute("DELETE FROM pgflow_worker WHERE id <> %s", [self.worker.id])
+                    self.owner.execute(
+                        "UPDATE pgflow_worker SET state = 'running', stopped_at = NULL,"
+                        " last_heartbeat = now() WHERE id = %s",
+                        [self.worker.id],
+                    )
+                return
+            except (psycopg.errors.IntegrityError, psycopg.errors.DeadlockDetected):
+                if attempt == 4:
+                    raise
 
     def register(self, label: str, queues: list[str]) -> int:
         wid = self.sql(
@@ -194,6 +241,12 @@ class World:
         assert len(rows) == limit, f"{who} claimed {rows} from {queue}"
         return rows
 
+    def report(self, who: str, how: str, job: int, attempt: int, value: str, *more: Any) -> None:
+        """complete() or fail() as worker ``who``, which holds the job."""
+        extra = "".join(", %s" for _ in more)
+        query = f"SELECT django_pgflow.{how}(%s, %s, %s, %s::jsonb{extra})"
+        self.sql(query, self.pools.workers[who], job, attempt, value, *more)
+
     def _runs(self) -> None:
         """Runs in each state; the step jobs they queue go to 'default' first of all."""
         start = "SELECT django_pgflow.start_flow(%s, %s::jsonb, %s)"
@@ -204,7 +257,7 @@ class World:
         runs["completed"] = self.sql(start, "tiny_chain", "{}", None)
         for _ in range(3):
             ((job, attempt),) = self.claim("own", "default")
-            self.sql("SELECT django_pgflow.complete(%s, %s, '1')", job, attempt)
+            self.report("own", "complete", job, attempt, "1")
         self.pools.jobs["step completed"] = job
         runs["cancelled"] = self.sql(start, "linear_chain", '{"n": 3}', None)
         self.sql("SELECT django_pgflow.cancel_run(%s)", runs["cancelled"])
@@ -232,9 +285,8 @@ class World:
         for status in ("completed", "failed", "cancelled"):
             self.enqueue(status, "done", max_attempts=1)
         done = self.claim("own", "done", 2)
-        self.sql("SELECT django_pgflow.complete(%s, %s, '\"ok\"')", *done[0])
-        error = '{"error": "Boom", "message": "fixture"}'
-        self.sql("SELECT django_pgflow.fail(%s, %s, %s::jsonb, false)", *done[1], error)
+        self.report("own", "complete", *done[0], '"ok"')
+        self.report("own", "fail", *done[1], '{"error": "Boom", "message": "fixture"}', False)
         self.sql("SELECT django_pgflow.cancel(%s)", self.pools.jobs["cancelled"])
         self.owner.execute(
             "UPDATE pgflow_job SET finished_at = now() - interval '30 days' WHERE id = %s",
@@ -262,11 +314,13 @@ class World:
             [PROBE_QUEUE, stored],
         )
         key = f"probe-{secrets.token_hex(4)}"
+        labelled = dict(self.pools.jobs)
         fresh = [
             self.enqueue("probe", PROBE_QUEUE, priority=-32768),
             self.enqueue("probe gpu", PROBE_QUEUE, priority=-32768, resources='{"gpu": 1}'),
             self.enqueue("probe key", PROBE_QUEUE, priority=-32768, lock_key=key),
         ]
+        self.pools.jobs = labelled  # the pools name the fixture's jobs only
         done = "SELECT count(*) = %s FROM pgflow_job WHERE id = ANY (%s) AND status = 'completed'"
 
         def finished() -> bool:
