@@ -8,7 +8,7 @@ the hostile suite (``tests/hostile/``) both build their roles here.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -73,7 +73,7 @@ def _create_roles(cursor: Any, prefix: str) -> Roles:
     return made
 
 
-def least_privilege_roles(purpose: str, django_db_blocker: Any) -> Iterator[Roles]:
+def least_privilege_roles(purpose: str, django_db_blocker: Any) -> Generator[Roles, None, None]:
     """A fixture body: web, worker and operator roles for one test module.
 
     Roles belong to the cluster: they are named after this test database and

@@ -26,6 +26,22 @@ Independently of the model, ``PgflowMachine.check_invariants`` checks:
   remaining_deps, remaining_tasks, initial_tasks), step tasks mirror their
   jobs, a finished run holds no active job and a started run always has one.
 
+Gated claims. Jobs ask for resources (``gpu`` capacity 2, ``tpu`` 1), a lock
+key, or go to a queue with a concurrency cap (``capped``: 2) or a rate limit
+(``rated``: 3 starts per 100 s). Which gated jobs a claim takes is the claim's
+business (it may take fewer than a job-by-job pass would), so the model does
+not predict them; it checks that each one it took was allowed: ready, in the
+queues asked for, and its gates free given what runs (capacities never
+exceeded by started jobs, a lock-key job only when no started job holds the
+key and no earlier one waits for it, no more starts in any window than the
+rate allows). Plain jobs follow, in exact order. After every step
+(``gates_hold``): started jobs stay within every capacity, a lock key runs one
+job at a time, and each pool's held slots are exactly what started jobs need,
+so no slot leaks. ``drain`` is a well-behaved worker that completes and claims
+while time passes (delays, backoffs and rate windows run out; the reaper frees
+what stopped workers held): every job must end, so none waits forever once
+its gates free.
+
 Time. ``now()`` cannot be moved, so ``advance_clock`` moves every stored
 timestamp of every table back by the same amount, in one transaction. The SQL
 functions only ever compare stored timestamps with ``now()`` (or add a duration
@@ -35,9 +51,11 @@ Each call is made as ``SELECT now(), f(...)``, so the model learns the exact
 database time of the call; retry backoff carries random jitter, so the model
 checks the new ``run_at`` lies within the documented bounds and adopts it
 (``setseed`` makes the jitter the same when Hypothesis replays an example).
+Rate windows count starts per bucket number, not per timestamp: moving the
+clock moves every written bucket back by as many buckets (``SHIFT_RATE_WINDOWS``).
 
 Runtime: the CI form (the default) runs 100 examples of up to 50 steps, about
-20-25 seconds on two shared cores (a failure adds up to five minutes of
+60-90 seconds on two shared cores (a failure adds up to five minutes of
 shrinking). ``PGFLOW_SOAK=1`` raises that to 1000 examples of up
 to 100 steps (about 8 minutes) for a long run by hand::
 
@@ -405,7 +423,8 @@ class Model:
     def step_input(self, run: MRun, slug: str) -> Any:
         if not DEPS[slug]:
             return run.input
-        return {d: run.steps[d].output for d in DEPS[slug]}
+        # A skipped dependency has no key: nothing ran, so it has no output.
+        return {d: run.steps[d].output for d in DEPS[slug] if run.steps[d].status != "skipped"}
 
     def start_step(self, run: MRun, slug: str) -> None:
         step, step_input = run.steps[slug], self.step_input(run, slug)
@@ -867,9 +886,14 @@ class PgflowMachine(RuleBasedStateMachine):
             now_a, rows_a = self.conn2.execute(
                 f"SELECT now(), {self.CLAIM}", (a, None, first, MARGIN)
             ).fetchone()
-            now_b, rows_b = self.conn.execute(
-                f"SELECT now(), {self.CLAIM}", (b, None, second, MARGIN)
-            ).fetchone()
+            try:
+                now_b, rows_b = self.conn.execute(
+                    f"SELECT now(), {self.CLAIM}", (b, None, second, MARGIN)
+                ).fetchone()
+            except psycopg.errors.LockNotAvailable as error:
+                raise AssertionError(
+                    f"a claim waited for another claim's transaction: {error}; {error.diag.context}"
+                ) from None
         taken_by_a = {r[0] for r in rows_a}
         assert not taken_by_a & {r[0] for r in rows_b}, "one job claimed by two workers"
         self.model.now = now_a
@@ -1523,3 +1547,33 @@ def test_sql_core_state_machine() -> None:
                 suppress_health_check=[HealthCheck.too_slow],
             ),
         )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_gated_claim_never_waits_for_another_claims_transaction() -> None:
+    """Found by the machine: every gate is taken FOR UPDATE SKIP LOCKED, so one
+    claim must not wait for another. Here claim A gives a free GPU slot that
+    still names job 1 (from its released attempt) to job 3 and keeps its
+    transaction open; claim B turns job 1 down (the TPU is busy) and must not
+    wait to clear the slots that name it."""
+    with connect("gated-a") as a, connect("gated-b") as b:
+        a.execute("SELECT django_pgflow.sync_limits(%s, '{}')", [Jsonb({"gpu": 1, "tpu": 1})])
+        (wid,) = a.execute("SELECT django_pgflow.register_worker('h', 1, '[]', 4)").fetchall()[0]
+        enqueue = (
+            "SELECT (django_pgflow.enqueue('q', 'sm.task', p_priority => %s, p_resources => %s)).id"
+        )
+        claim = "SELECT id FROM django_pgflow.claim(%s, NULL, %s, 10)"
+        ((first,),) = a.execute(enqueue, [0, Jsonb({"gpu": 1, "tpu": 1})]).fetchall()
+        assert a.execute(claim, [wid, 1]).fetchall() == [(first,)]
+        a.execute("SELECT django_pgflow.release(%s)", [wid])  # its slots still name it
+        a.execute(enqueue, [9, Jsonb({"tpu": 1})])
+        assert len(a.execute(claim, [wid, 1]).fetchall()) == 1  # the TPU is taken
+        ((third,),) = a.execute(enqueue, [5, Jsonb({"gpu": 1})]).fetchall()
+        b.execute("SET lock_timeout = '5s'")
+        with a.transaction():
+            assert a.execute(claim, [wid, 1]).fetchall() == [(third,)]
+            try:
+                taken = b.execute(claim, [wid, 5]).fetchall()
+            except psycopg.errors.LockNotAvailable as error:
+                raise AssertionError(f"claim B waited for claim A: {error.diag.context}") from None
+        assert taken == []  # job 1 waits for the TPU; the GPU is job 3's

@@ -28,7 +28,8 @@ class Function:
     def call_named(self, args: dict[str, Any], named: bool = True) -> tuple[str, list[Any]]:
         """The same with some arguments by name, the others left to their defaults."""
         kinds = dict(self.params)
-        exprs, params = [], []
+        exprs: list[str] = []
+        params: list[Any] = []
         for name, value in args.items():
             kind = kinds[name]
             prefix = f"{name} => " if named else ""

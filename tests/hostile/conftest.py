@@ -8,20 +8,20 @@ module and its rows are emptied when the module ends.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import pytest
 
 from django_pgflow.definitions.sync import sync_flows
 
-from ..roles import least_privilege_roles
+from ..roles import Roles, least_privilege_roles
 from .session import Hostile
 
 
 @pytest.fixture(scope="module")
 def hostile(django_db_setup: None, django_db_blocker: Any) -> Iterator[Hostile]:
-    roles = least_privilege_roles("hostile", django_db_blocker)
+    roles: Generator[Roles, None, None] = least_privilege_roles("hostile", django_db_blocker)
     made = next(roles)
     with django_db_blocker.unblock():
         sync_flows()  # as the owner, as migrate does: the web role only reads definitions

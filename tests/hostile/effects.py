@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,11 +57,11 @@ class Call:
 
     # --- the arguments, read back as Python values (None when unreadable) ---
 
-    def int(self, name: str) -> int | None:
+    def integer(self, name: str) -> int | None:
         value = self.args.get(name)
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
-    def float(self, name: str) -> float | None:
+    def number(self, name: str) -> float | None:
         value = self.args.get(name)
         return float(value) if isinstance(value, int | float) else None
 
@@ -164,7 +164,9 @@ def check_job_row(call: Call, row: Row, where: str) -> None:
     if isinstance(errors, list) and not all(
         isinstance(e, dict) and isinstance(e.get("attempt"), int) for e in errors
     ):
-        call.bad(f"{where}.errors holds an entry that is not an object with an attempt: {errors!s:.200}")
+        call.bad(
+            f"{where}.errors holds an entry that is not an object with an attempt: {errors!s:.200}"
+        )
 
 
 def undocumented(call: Call) -> None:
@@ -181,13 +183,12 @@ def run_of(change: Change) -> str | None:
     return change.value("run_id")
 
 
-def vet_runs(call: Call, run_ids: set[str]) -> None:
+def vet_runs(call: Call, run_ids: Collection[str | None]) -> None:
     """The cascade through runs: their rows, their step states and tasks, and
     their step jobs (cancelled, or queued anew)."""
     for change in call.diff.changes:
-        if change.table == "pgflow_run" and change.key[0] in run_ids:
-            call.vet(change)
-        elif change.table in RUN_TABLES and run_of(change) in run_ids:
+        own_row = change.table == "pgflow_run" and change.key[0] in run_ids
+        if own_row or (change.table in RUN_TABLES and run_of(change) in run_ids):
             call.vet(change)
         elif change.table == "pgflow_job" and run_of(change) in run_ids:
             status = change.after and change.after["status"]
@@ -196,14 +197,18 @@ def vet_runs(call: Call, run_ids: set[str]) -> None:
                 call.vet(change)
 
 
-def vet_mirrors(call: Call, job_ids: set[str]) -> None:
+def vet_mirrors(call: Call, job_ids: Collection[str | None]) -> None:
     """What follows a job's change: its step task mirrors it, its slots free up."""
     for change in call.changes("pgflow_step_task"):
         if change.value("job_id") in job_ids:
             call.vet(change)
     for change in call.changes("pgflow_slot_state"):
         holders = {(change.before or {}).get("job_id"), (change.after or {}).get("job_id")}
-        if holders & job_ids and set(change.columns) <= {"held", "job_id", "attempt"}:
+        if (holders & set(job_ids)) - {None} and set(change.columns) <= {
+            "held",
+            "job_id",
+            "attempt",
+        }:
             call.vet(change)
 
 

@@ -7,11 +7,10 @@ hostile values of its type: it is covered without anyone listing it.
 
 from __future__ import annotations
 
+import json as _json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-
-import json as _json
 
 from hypothesis import strategies as st
 
@@ -86,7 +85,9 @@ def json(*sane: Any) -> Param:
 
 def json_text(*sane: str) -> Param:
     """A JSON string field: sane names, or hostile text as a JSON string, or hostile JSON."""
-    as_string = v.hostile_text().map(lambda t: v.as_json(None if t is None else t.data.decode("utf-8", "replace")))
+    as_string = v.hostile_text().map(
+        lambda t: v.as_json(None if t is None else t.data.decode("utf-8", "replace"))
+    )
     return Param(v.sane_json(*sane), st.one_of(as_string, v.hostile_json()))
 
 
@@ -172,8 +173,12 @@ def flow_json(pools: Pools) -> st.SearchStrategy[Any]:
         key = draw(st.sampled_from(fields), label="hostile field")
         value = draw(v.hostile_json(), label=key)
         parts = [
-            _json.dumps(k).encode() + b":" + (
-                (b"null" if value is None else value.data) if k == key else _json.dumps(base[k]).encode()
+            _json.dumps(k).encode()
+            + b":"
+            + (
+                (b"null" if value is None else value.data)
+                if k == key
+                else _json.dumps(base[k]).encode()
             )
             for k in fields
         ]
@@ -271,7 +276,12 @@ BY_NAME: dict[str, Rule] = {
     "p_settings": lambda p: json({}, {"max_payload_bytes": 1048576}),
 }
 # The type each name above was written for: another type falls back to BY_TYPE.
-NAME_TYPES = {"p_queues": "text[]", "p_resources": "jsonb", "p_job": "jsonb", "p_attempt": "integer"}
+NAME_TYPES = {
+    "p_queues": "text[]",
+    "p_resources": "jsonb",
+    "p_job": "jsonb",
+    "p_attempt": "integer",
+}
 NAME_TYPES |= dict.fromkeys(("p_ids", "p_job_ids", "p_known", "p_run_ids"), "bigint[]")
 NAME_TYPES |= {"p_attempts": "integer[]", "p_results": "jsonb[]", "p_step_slugs": "text[]"}
 BY_TYPE: dict[str, Rule] = {

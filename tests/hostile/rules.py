@@ -60,7 +60,9 @@ def enqueued(call: Call) -> list[Change]:
         if state != ("queued", "0", "0", None, None):
             call.bad(f"{where} was stored as (status, attempts, failures, worker, run) {state}")
         if (row["task_name"] or "").startswith("pgflow.step."):
-            call.bad(f"{where} runs step task {row['task_name']} as a plain job, on the caller's args")
+            call.bad(
+                f"{where} runs step task {row['task_name']} as a plain job, on the caller's args"
+            )
         if row["lock_key"] == "":
             call.bad(f"{where} was stored with an empty lock key")
         if row.get("impossible") is not None:
@@ -77,7 +79,9 @@ def enqueued(call: Call) -> list[Change]:
 
 def check_resources(call: Call, row: Row, where: str) -> None:
     wanted = loads(row["resources"] or "null") or {}
-    capacity = {r["name"]: int(r["capacity"] or 0) for r in call.before.rows("pgflow_resource").values()}
+    capacity = {
+        r["name"]: int(r["capacity"] or 0) for r in call.before.rows("pgflow_resource").values()
+    }
     if not isinstance(wanted, dict):
         call.bad(f"{where} stores resources {row['resources']}")
         return
@@ -85,7 +89,8 @@ def check_resources(call: Call, row: Row, where: str) -> None:
         if name not in capacity:
             call.bad(f"{where} needs resource {name!r}, which nobody declared: it can never start")
         elif isinstance(amount, int | float) and amount > capacity[name]:
-            call.bad(f"{where} needs {amount} {name}, whose capacity is {capacity[name]}: it can never start")
+            have = capacity[name]
+            call.bad(f"{where} needs {amount} {name}, whose capacity is {have}: it can never start")
 
 
 def same_fields(call: Call, change: Change, wanted: dict[str, object], where: str) -> None:
@@ -106,7 +111,11 @@ def enqueue(call: Call) -> None:
         wanted: dict[str, object] = {}
         for column in ("queue", "task_name", "unique_key", "lock_key", "priority"):
             if f"p_{column}" in call.args:  # a named call leaves some to their defaults
-                value = call.int("p_priority") if column == "priority" else text_of(call, f"p_{column}")
+                value = (
+                    call.integer("p_priority")
+                    if column == "priority"
+                    else text_of(call, f"p_{column}")
+                )
                 wanted[column] = value
         same_fields(call, change, wanted, f"enqueued job {change.key[0]}")
 
@@ -114,7 +123,7 @@ def enqueue(call: Call) -> None:
 def enqueue_many(call: Call) -> None:
     made = enqueued(call)
     items = call.json("p_jobs")
-    order = {}
+    order: dict[str | None, int] = {}
     for text in call.rows or []:
         ord_, job_id = text.strip("()").split(",")
         order[job_id] = int(ord_)
@@ -131,10 +140,16 @@ def enqueue_periodic(call: Call) -> None:
     name = text_of(call, "p_name")
     for change in updated(call, "pgflow_periodic"):
         assert change.before is not None
-        if change.before["name"] == name and set(change.columns) <= {"last_tick", "next_tick", "last_job_id"}:
+        if change.before["name"] == name and set(change.columns) <= {
+            "last_tick",
+            "next_tick",
+            "last_job_id",
+        }:
             call.vet(change)
     made = enqueued(call)
-    if len(made) > 1 or any(not (c.value("unique_key") or "").startswith("periodic:") for c in made):
+    if len(made) > 1 or any(
+        not (c.value("unique_key") or "").startswith("periodic:") for c in made
+    ):
         call.bad(f"enqueue_periodic inserted {[c.describe() for c in made]}")
 
 
@@ -171,7 +186,7 @@ def start_flow(call: Call) -> None:
 
 
 def run_transition(call: Call, before: tuple[str, ...], after: str) -> None:
-    run_id = call.int("p_run_id")
+    run_id = call.integer("p_run_id")
     for change in updated(call, "pgflow_run"):
         if not same_id(change.before, "id", run_id):
             continue
@@ -195,7 +210,7 @@ def resume_run(call: Call) -> None:
 
 
 def one_job(call: Call, before: tuple[str, ...], after: str) -> Change | None:
-    job_id = call.int("p_job_id")
+    job_id = call.integer("p_job_id")
     for change in updated(call):
         if same_id(change.before, "id", job_id):
             assert change.before is not None and change.after is not None
@@ -224,7 +239,7 @@ def retry(call: Call) -> None:
         call.bad(f"retry requeued step job {change.key[0]} outside its run")
     if (row["failures"], row["worker_id"], row["lease_expires_at"]) != ("0", None, None):
         call.bad(f"retry left job {change.key[0]} with {change.describe()}")
-    delay = call.float("p_delay")
+    delay = call.number("p_delay")
     run_at = num(row, "run_at")
     if delay is not None and run_at is not None and run_at < call.before.at + delay - 1:
         call.bad(f"retry with delay {delay} set run_at {run_at - call.before.at:.0f}s ahead")
@@ -242,7 +257,7 @@ def reported(call: Call, wanted: dict[str, int], outcomes: set[str]) -> set[str]
     """Jobs a report changed: only the attempt it names, only while the worker it
     names holds it (issue 12: fenced by worker as well as attempt)."""
     fence = fence_name(call)
-    worker = call.int(fence) if fence else None
+    worker = call.integer(fence) if fence else None
     done, runs = set(), set()
     for change in updated(call):
         before, after, job_id = change.before, change.after, change.key[0]
@@ -258,7 +273,9 @@ def reported(call: Call, wanted: dict[str, int], outcomes: set[str]) -> set[str]
                 " no worker: reports must be fenced by worker id as well as attempt"
             )
         elif not same_id(before, "worker_id", worker):
-            call.bad(f"{call.function} for worker {worker} changed job {job_id}, held by worker {holder}")
+            call.bad(
+                f"{call.function} for worker {worker} changed job {job_id}, held by worker {holder}"
+            )
         if after["status"] not in outcomes and not refused_result(call, change):
             call.bad(f"{call.function} moved job {job_id} started -> {after['status']}")
         call.vet(change)
@@ -287,7 +304,7 @@ def pairs(call: Call, ids: str, attempts: str) -> dict[str, int]:
 
 
 def complete(call: Call) -> None:
-    job_id, attempt = call.int("p_job_id"), call.int("p_attempt")
+    job_id, attempt = call.integer("p_job_id"), call.integer("p_attempt")
     if job_id is not None and attempt is not None:
         reported(call, {str(job_id): attempt}, {"completed"})
 
@@ -297,7 +314,7 @@ def complete_many(call: Call) -> None:
 
 
 def fail(call: Call) -> None:
-    job_id, attempt = call.int("p_job_id"), call.int("p_attempt")
+    job_id, attempt = call.integer("p_job_id"), call.integer("p_attempt")
     if job_id is None or attempt is None:
         return
     outcomes = {"failed"} if call.args.get("p_retry") is False else {"failed", "queued"}
@@ -316,12 +333,16 @@ def complete_and_claim(call: Call) -> None:
 
 
 def claim(call: Call) -> None:
-    worker_id = call.int("p_worker_id")
+    worker_id = call.integer("p_worker_id")
     worker = call.before.get("pgflow_worker", worker_id) if worker_id is not None else None
-    limit, queues = call.int("p_limit"), call.names("p_queues")
+    limit, queues = call.integer("p_limit"), call.names("p_queues")
     taken = [
-        c for c in updated(call)
-        if c.before and c.after and c.before["status"] == "queued" and c.after["status"] == "started"
+        c
+        for c in updated(call)
+        if c.before
+        and c.after
+        and c.before["status"] == "queued"
+        and c.after["status"] == "started"
     ]
     for change in taken:
         call.vet(change)
@@ -336,7 +357,9 @@ def claim(call: Call) -> None:
             call.vet(change)
 
 
-def claimed_job(call: Call, change: Change, worker_id: int | None, worker: Row | None, queues: list[str] | None) -> None:
+def claimed_job(
+    call: Call, change: Change, worker_id: int | None, worker: Row | None, queues: list[str] | None
+) -> None:
     before, after, where = change.before, change.after, f"claimed job {change.key[0]}"
     assert before is not None and after is not None
     if worker is None or worker["state"] != "running":
@@ -366,29 +389,31 @@ def register_worker(call: Call) -> None:
         call.vet(change)
         queues = loads(change.value("queues") or "null")
         if not (isinstance(queues, list) and all(isinstance(q, str) for q in queues)):
-            call.bad(f"worker {change.key[0]} was registered with queues {change.value('queues')!s:.80}")
+            call.bad(
+                f"worker {change.key[0]} was registered with queues {change.value('queues')!s:.80}"
+            )
 
 
 def heartbeat(call: Call) -> None:
-    worker_id = call.int("p_worker_id")
+    worker_id = call.integer("p_worker_id")
     for change in updated(call, "pgflow_worker"):
         assert change.before is not None and change.after is not None
         revived = change.after["state"] == change.before["state"] or (
             change.before["state"] == "lost" and change.after["state"] == "running"
         )
-        if same_id(change.before, "id", worker_id) and revived:
-            if set(change.columns) <= {"last_heartbeat", "state", "stopped_at"}:
-                call.vet(change)
+        beat = set(change.columns) <= {"last_heartbeat", "state", "stopped_at"}
+        if same_id(change.before, "id", worker_id) and revived and beat:
+            call.vet(change)
     for change in updated(call):
         old, new = num(change.before, "lease_expires_at"), num(change.after, "lease_expires_at")
         mine = same_id(change.before, "worker_id", worker_id)
-        if mine and change.columns == ["lease_expires_at"] and old is not None and new is not None:
-            if new >= old and math.isfinite(new):
-                call.vet(change)
+        extended = old is not None and new is not None and old <= new < math.inf
+        if mine and change.columns == ["lease_expires_at"] and extended:
+            call.vet(change)
 
 
 def handed_back(call: Call, chosen: Callable[[int], bool]) -> None:
-    worker_id = call.int("p_worker_id")
+    worker_id = call.integer("p_worker_id")
     done = set()
     for change in updated(call):
         before, after = change.before, change.after
@@ -418,15 +443,16 @@ def release_unknown(call: Call) -> None:
 
 def stop_worker(call: Call) -> None:
     handed_back(call, lambda j: True)
-    worker_id = call.int("p_worker_id")
+    worker_id = call.integer("p_worker_id")
     for change in updated(call, "pgflow_worker"):
-        if same_id(change.before, "id", worker_id) and change.value("state") == "stopped":
-            if set(change.columns) <= {"state", "stopped_at", "last_heartbeat"}:
-                call.vet(change)
+        stopped = change.value("state") == "stopped"
+        only = set(change.columns) <= {"state", "stopped_at", "last_heartbeat"}
+        if same_id(change.before, "id", worker_id) and stopped and only:
+            call.vet(change)
 
 
 def reap(call: Call) -> None:
-    dead_after = call.float("p_dead_after")
+    dead_after = call.number("p_dead_after")
     if dead_after is None or not math.isfinite(dead_after) or dead_after <= 0:
         return  # refused, or everything it did is undocumented
     silent_since = call.after.at - dead_after
@@ -444,7 +470,12 @@ def reap(call: Call) -> None:
             or (num(worker, "last_heartbeat") or 0) < silent_since
         )
         failed = num(after, "failures") == (num(before, "failures") or 0) + 1
-        if before["status"] == "started" and lost and after["status"] in ("queued", "failed") and failed:
+        if (
+            before["status"] == "started"
+            and lost
+            and after["status"] in ("queued", "failed")
+            and failed
+        ):
             call.vet(change)
             done.add(change.key[0])
             if before["run_id"]:
@@ -452,7 +483,11 @@ def reap(call: Call) -> None:
     for change in updated(call, "pgflow_worker"):
         assert change.before is not None
         beat = num(change.before, "last_heartbeat") or 0
-        if change.before["state"] == "running" and change.value("state") == "lost" and beat < silent_since:
+        if (
+            change.before["state"] == "running"
+            and change.value("state") == "lost"
+            and beat < silent_since
+        ):
             call.vet(change)
     vet_runs(call, runs)
     vet_mirrors(call, done)
@@ -462,7 +497,7 @@ def reap(call: Call) -> None:
 
 
 def old_enough(call: Call, row: Row | None, status_arg: str) -> bool:
-    older_than = call.float("p_older_than")
+    older_than = call.number("p_older_than")
     finished = num(row, "finished_at")
     if row is None or older_than is None or finished is None or not math.isfinite(older_than):
         return False
@@ -474,7 +509,7 @@ def prune(call: Call) -> None:
     gone = [c for c in deleted(call, "pgflow_job") if old_enough(call, c.before, "p_status")]
     for change in gone:
         call.vet(change)
-    batch = call.int("p_batch_size")
+    batch = call.integer("p_batch_size")
     if batch is not None and len(gone) > batch:
         call.bad(f"prune with batch size {batch} deleted {len(gone)} jobs")
     vet_mirrors(call, {c.key[0] for c in gone if c.key[0]})
@@ -489,24 +524,31 @@ def prune_runs(call: Call) -> None:
 
 
 def prune_workers(call: Call) -> None:
-    older_than = call.float("p_older_than")
+    older_than = call.number("p_older_than")
     if older_than is None or not math.isfinite(older_than):
         return
-    holding = {r["worker_id"] for r in call.before.rows("pgflow_job").values() if r["status"] == "started"}
+    holding = {
+        r["worker_id"] for r in call.before.rows("pgflow_job").values() if r["status"] == "started"
+    }
     for change in deleted(call, "pgflow_worker"):
         row = change.before
         assert row is not None
         stopped = num(row, "stopped_at")
-        if row["state"] in ("stopped", "lost") and stopped is not None and row["id"] not in holding:
-            if stopped < call.after.at - older_than:
-                call.vet(change)
+        old = stopped is not None and stopped < call.after.at - older_than
+        if row["state"] in ("stopped", "lost") and old and row["id"] not in holding:
+            call.vet(change)
 
 
 # --- resources and limits ---------------------------------------------------------
 
 
 def sync_limits(call: Call) -> None:
-    for table in ("pgflow_resource", "pgflow_queue_limit", "pgflow_slot_state", "pgflow_queue_rate_shard"):
+    for table in (
+        "pgflow_resource",
+        "pgflow_queue_limit",
+        "pgflow_slot_state",
+        "pgflow_queue_rate_shard",
+    ):
         for change in call.changes(table):
             call.vet(change)
     for change in updated(call):
@@ -533,7 +575,9 @@ def check_limits(call: Call) -> None:
             pools[("queue", row["queue"] or "")] = int(row["concurrency"])
     for (kind, name), capacity in pools.items():
         if capacity > MAX_CAPACITY:
-            call.bad(f"{kind} {name} was given a capacity of {capacity}: capacities need an upper bound")
+            call.bad(
+                f"{kind} {name} was given a capacity of {capacity}: capacities need an upper bound"
+            )
         active = sum(
             1
             for s in call.after.rows("pgflow_slot_state").values()
@@ -569,22 +613,27 @@ Rule = Callable[[Call], None]
 
 
 def run_now(call: Call) -> None:
-    job_id = call.int("p_job_id")
+    job_id = call.integer("p_job_id")
     for change in updated(call):
         if same_id(change.before, "id", job_id) and change.columns == ["run_at"]:
             old, new = num(change.before, "run_at"), num(change.after, "run_at")
-            if change.value("status") == "queued" and old is not None and new is not None and new < old:
+            if (
+                change.value("status") == "queued"
+                and old is not None
+                and new is not None
+                and new < old
+            ):
                 call.vet(change)
 
 
 def worker_lost(call: Call) -> None:
-    worker_id = call.int("p_worker_id")
+    worker_id = call.integer("p_worker_id")
     for change in updated(call, "pgflow_worker"):
         assert change.before is not None
         moved = (change.before["state"], change.value("state")) == ("running", "lost")
-        if same_id(change.before, "id", worker_id) and moved:
-            if set(change.columns) <= {"state", "stopped_at"}:
-                call.vet(change)
+        only = set(change.columns) <= {"state", "stopped_at"}
+        if same_id(change.before, "id", worker_id) and moved and only:
+            call.vet(change)
 
 
 def flow_definition(call: Call) -> None:

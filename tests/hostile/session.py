@@ -16,7 +16,7 @@ from ..roles import Roles, connect_as
 from .catalog import Function, functions, may_execute
 from .effects import Call, check_stored, undocumented
 from .params import param
-from .snapshot import Reader, Snapshot, diff
+from .snapshot import Key, Reader, Snapshot, diff
 from .spec import ENTRY_POINTS, MAY_CALL, SPEC
 from .values import Raw, RawDumper
 from .world import World
@@ -38,7 +38,7 @@ def examples(callable_by_role: bool, name: str) -> int:
         return 2  # refused before any argument is read: a check, not a search
     if LONG:
         return 300
-    return 10 if name in ENTRY_POINTS else 5  # the rest must change nothing at all
+    return 20 if name in ENTRY_POINTS else 5  # the rest must change nothing at all
 
 
 def profile(max_examples: int) -> settings:
@@ -74,12 +74,14 @@ class Hostile:
         self.callers: dict[str, psycopg.Connection[Any]] = {}
 
     def role(self, kind: str) -> str:
-        return getattr(self.roles, kind)  # type: ignore[no-any-return]
+        return str(getattr(self.roles, kind))
 
     def caller(self, kind: str) -> psycopg.Connection[Any]:
         conn = self.callers.get(kind)
         if conn is None or conn.closed or conn.broken:
-            conn = connect_as(self.role(kind), self.roles, application_name=f"pgflow hostile {kind}")
+            conn = connect_as(
+                self.role(kind), self.roles, application_name=f"pgflow hostile {kind}"
+            )
             conn.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")
             conn.adapters.register_dumper(Raw, RawDumper)
             self.callers[kind] = conn
@@ -125,9 +127,20 @@ class Hostile:
     def judge(self, kind: str, fn: Function, args: dict[str, Any], outcome: Outcome) -> list[str]:
         problems = self.refusal_problems(kind, fn, outcome)
         real = self.world.worker.id
-        noise = {("pgflow_worker", (str(real),)): {"last_heartbeat"}}
+        noise: dict[tuple[str, Key], set[str]] = {
+            ("pgflow_worker", (str(real),)): {"last_heartbeat"}
+        }
         changes = diff(outcome.before, outcome.after, noise)
-        call = Call(fn.name, kind, args, outcome.rows, outcome.before, outcome.after, changes, self.world.pools)
+        call = Call(
+            fn.name,
+            kind,
+            args,
+            outcome.rows,
+            outcome.before,
+            outcome.after,
+            changes,
+            self.world.pools,
+        )
         if outcome.error is None:
             SPEC[fn.name](call)
         check_stored(call)
@@ -135,7 +148,9 @@ class Hostile:
         problems += call.violations
         if changes:
             self.world.dirty = True
-            stored = [int(c.key[0]) for c in changes.of("pgflow_job") if c.before is None and c.key[0]]
+            stored = [
+                int(c.key[0]) for c in changes.of("pgflow_job") if c.before is None and c.key[0]
+            ]
             failure = self.world.probe(stored)
             problems += [failure] if failure else []
         elif not self.world.worker.alive():
@@ -155,7 +170,9 @@ class Hostile:
                 what = "ran past the statement timeout" if state == "57014" else UNCLEAN[state[:2]]
                 problems.append(f"not a clean error: {state} ({what}): {error}")
         if fn.name not in MAY_CALL[kind] and (error is None or error.sqlstate != "42501"):
-            problems.append(f"the {kind} role must be refused {fn.signature}, got {error or 'success'}")
+            problems.append(
+                f"the {kind} role must be refused {fn.signature}, got {error or 'success'}"
+            )
         if not conn.closed and not conn.broken:
             try:
                 conn.execute("SELECT 1")
@@ -165,6 +182,10 @@ class Hostile:
 
 
 def describe(kind: str, fn: Function, args: dict[str, Any], outcome: Outcome) -> str:
-    result = outcome.rows if outcome.error is None else f"{type(outcome.error).__name__}: {outcome.error}"
+    result = (
+        outcome.rows
+        if outcome.error is None
+        else f"{type(outcome.error).__name__}: {outcome.error}"
+    )
     shown = ", ".join(f"{k}={v!r:.120}" for k, v in args.items())
     return f"the {kind} role called {fn.name}({shown})\n  -> {str(result)[:300]}"

@@ -76,7 +76,9 @@ class Change:
         what = "inserted" if self.before is None else "deleted" if self.after is None else None
         if what is None:
             assert self.before is not None and self.after is not None
-            parts = [f"{c}: {short(self.before[c])} -> {short(self.after[c])}" for c in self.columns]
+            parts = [
+                f"{c}: {short(self.before[c])} -> {short(self.after[c])}" for c in self.columns
+            ]
             what = "updated (" + "; ".join(parts) + ")"
         return f"{self.table} {'/'.join(map(str, self.key))} {what}"
 

@@ -51,7 +51,13 @@ ENTRY_POINTS: dict[str, Rule] = {
 # They run inside an entry point, on its rows and under its locks; called on
 # their own they must be refused to every role (failing someone's run, or
 # giving a slot to a job that is not being claimed, is nobody's to do).
-INTERNAL = ("backoff", "check_job", "check_job_json", "check_jobs_json", "check_json")
+INTERNAL: tuple[str, ...] = (
+    "backoff",
+    "check_job",
+    "check_job_json",
+    "check_jobs_json",
+    "check_json",
+)
 INTERNAL += ("check_key", "check_limits", "check_metadata", "check_possible", "check_queue_name")
 INTERNAL += ("check_resources", "check_seconds", "check_whole", "check_worker", "json_problem")
 INTERNAL += ("max_payload_bytes", "resources_problem", "result_problem", "readable_error")

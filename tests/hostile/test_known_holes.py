@@ -52,7 +52,11 @@ def item(**fields: Any) -> Callable[[Pools], dict[str, Any]]:
 
 
 def flow(value: Raw | None, run_key: Raw | None = None) -> Callable[[Pools], dict[str, Any]]:
-    return lambda pools: {"p_flow_slug": raw("linear_chain"), "p_input": value, "p_run_key": run_key}
+    return lambda pools: {
+        "p_flow_slug": raw("linear_chain"),
+        "p_input": value,
+        "p_run_key": run_key,
+    }
 
 
 CASES: dict[str, Case] = {
@@ -82,12 +86,20 @@ CASES: dict[str, Case] = {
     "complete-another-workers-job": Case(
         "worker",
         "complete",
-        lambda p: {**job(p, "held by other"), "p_result": raw("1"), "p_worker_id": p.workers["own"]},
+        lambda p: {
+            **job(p, "held by other"),
+            "p_result": raw("1"),
+            "p_worker_id": p.workers["own"],
+        },
     ),
     "fail-another-workers-job": Case(
         "worker",
         "fail",
-        lambda p: {**job(p, "held by other"), "p_error": as_json({"error": "X"}), "p_worker_id": p.workers["own"]},
+        lambda p: {
+            **job(p, "held by other"),
+            "p_error": as_json({"error": "X"}),
+            "p_worker_id": p.workers["own"],
+        },
     ),
     "complete_many-another-workers-job": Case(
         "worker",
@@ -121,7 +133,9 @@ CASES: dict[str, Case] = {
         "worker", "claim_gated", lambda p: {"p_queues": None, "p_limit": 5}
     ),
     "reserve_rate-called-alone-spends-the-rate": Case(
-        "worker", "reserve_rate", lambda p: {"p_queue": raw("rated"), "p_want": 10, "p_at": raw("now")}
+        "worker",
+        "reserve_rate",
+        lambda p: {"p_queue": raw("rated"), "p_want": 10, "p_at": raw("now")},
     ),
     "sync_limits-by-the-worker-role": Case(
         "worker",
@@ -138,19 +152,32 @@ CASES: dict[str, Case] = {
         refused=True,
     ),
     "claim-null-worker": Case(
-        "worker", "claim", lambda p: {"p_worker_id": None, "p_queues": None, "p_limit": 5}, refused=True
+        "worker",
+        "claim",
+        lambda p: {"p_worker_id": None, "p_queues": None, "p_limit": 5},
+        refused=True,
     ),
     "claim-negative-lease-margin": Case(
         "worker",
         "claim",
-        lambda p: {"p_worker_id": p.workers["own"], "p_queues": None, "p_limit": 5, "p_lease_margin": -1000.0},
+        lambda p: {
+            "p_worker_id": p.workers["own"],
+            "p_queues": None,
+            "p_limit": 5,
+            "p_lease_margin": -1000.0,
+        },
         refused=True,
         sqlstate=INVALID,
     ),
     "claim-nan-lease-margin": Case(
         "worker",
         "claim",
-        lambda p: {"p_worker_id": p.workers["own"], "p_queues": None, "p_limit": 5, "p_lease_margin": math.nan},
+        lambda p: {
+            "p_worker_id": p.workers["own"],
+            "p_queues": None,
+            "p_limit": 5,
+            "p_lease_margin": math.nan,
+        },
         refused=True,
         sqlstate=INVALID,
     ),
@@ -185,7 +212,11 @@ CASES: dict[str, Case] = {
     "fail-error-that-is-not-an-object": Case(
         "worker",
         "fail",
-        lambda p: {**job(p, "held by own"), "p_error": raw('"boom"'), "p_worker_id": p.workers["own"]},
+        lambda p: {
+            **job(p, "held by own"),
+            "p_error": raw('"boom"'),
+            "p_worker_id": p.workers["own"],
+        },
     ),
     "stop_worker-of-the-real-worker": Case(
         "worker", "stop_worker", lambda p: {"p_worker_id": p.workers["real"]}

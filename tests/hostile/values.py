@@ -100,9 +100,11 @@ plain_json: st.SearchStrategy[Any] = st.recursive(
     | st.booleans()
     | st.integers(-(2**70), 2**70)
     | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=8),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.text(st.characters(exclude_categories=("Cs",)), max_size=4), children),
+    | st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.text(st.characters(exclude_categories=["Cs"]), max_size=4), children)
+    ),
     max_leaves=8,
 )
 
@@ -126,7 +128,9 @@ def json_object(fields: dict[str, st.SearchStrategy[Raw | None]]) -> st.SearchSt
         parts = []
         for key in keys:
             value = draw(fields[key], label=key)
-            parts.append(json.dumps(key).encode() + b":" + (b"null" if value is None else value.data))
+            parts.append(
+                json.dumps(key).encode() + b":" + (b"null" if value is None else value.data)
+            )
         labels = ", ".join(f"{k}: {draw_label(p)}" for k, p in zip(keys, parts, strict=True))
         return Raw(b"{" + b",".join(parts) + b"}", "{" + labels + "}")
 
@@ -140,7 +144,9 @@ def draw_label(part: bytes) -> str:
 
 def json_array(items: st.SearchStrategy[Raw], min_size: int = 0, max_size: int = 4) -> Any:
     def join(xs: list[Raw]) -> Raw:
-        return Raw(b"[" + b",".join(x.data for x in xs) + b"]", "[" + ", ".join(map(repr, xs)) + "]")
+        return Raw(
+            b"[" + b",".join(x.data for x in xs) + b"]", "[" + ", ".join(map(repr, xs)) + "]"
+        )
 
     return st.lists(items, min_size=min_size, max_size=max_size).map(join)
 

@@ -43,7 +43,12 @@ WORKER_SETTINGS = {
 LONG = 3600.0  # the timeout of held jobs: no lease expires during a test
 # Jobs first: a completion the real worker reports afterwards finds no job,
 # and cascades into no run.
-RUNTIME_TABLES = ("pgflow_job", "pgflow_step_task", "pgflow_step_state", "pgflow_event")
+RUNTIME_TABLES: tuple[str, ...] = (
+    "pgflow_job",
+    "pgflow_step_task",
+    "pgflow_step_state",
+    "pgflow_event",
+)
 RUNTIME_TABLES += ("pgflow_run", "pgflow_periodic")
 
 
@@ -140,7 +145,9 @@ class World:
         self.dirty = True
 
     def definitions(self) -> Any:
-        return [self.owner.execute(f"SELECT * FROM {t} ORDER BY id").fetchall() for t in DEFINITIONS]
+        return [
+            self.owner.execute(f"SELECT * FROM {t} ORDER BY id").fetchall() for t in DEFINITIONS
+        ]
 
     def restore_definitions(self) -> None:
         """Flow definitions as migrate leaves them: what a call defined goes."""
