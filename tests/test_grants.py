@@ -26,7 +26,15 @@ from testproject.example.models import Execution
 from .conftest import ROOT, subprocess_env
 from .roles import Roles, connect_as, database_url, drop_role, least_privilege_roles, snippet
 
-WEB_ENTRY_POINTS = {"enqueue", "enqueue_many", "start_flow", "cancel", "retry", "cancel_run"}
+WEB_ENTRY_POINTS = {
+    "enqueue",
+    "enqueue_many",
+    "enqueue_batch",
+    "start_flow",
+    "cancel",
+    "retry",
+    "cancel_run",
+}
 WEB_ENTRY_POINTS |= {"resume_run", "run_now", "get_run_with_states"}
 WORKER_ENTRY_POINTS = {"register_worker", "heartbeat", "claim", "complete", "complete_many"}
 WORKER_ENTRY_POINTS |= {"complete_and_claim", "fail", "release", "release_unknown", "stop_worker"}

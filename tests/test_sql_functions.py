@@ -71,6 +71,38 @@ def test_enqueue_many_rejects_a_non_array_and_bad_rows_atomically():
     assert Job.objects.count() == 0
 
 
+def test_enqueue_batch_sends_each_set_of_options_once_and_keeps_positions():
+    held = enqueue(unique_key="held")
+    options = [
+        {"queue": "default", "task_name": "t.a", "priority": 5, "delay": 60},
+        {"queue": "default", "task_name": "t.b", "unique_key": "held"},
+        {"queue": "default", "task_name": "t.c", "lock_key": "gpu", "max_attempts": 7},
+    ]
+    rows = q(
+        "SELECT ord, id FROM django_pgflow.enqueue_batch(%s, %s, %s, %s, %s)",
+        json.dumps(options),
+        [0, 1, 2, 0],
+        json.dumps([[1], [2], [3], [4]]),
+        json.dumps([{}, {}, {"k": "v"}, {}]),
+        json.dumps([None, None, None, {"tenant": 9}]),
+    )
+    ids = dict(rows)
+    assert sorted(ids) == [1, 2, 3, 4]
+    assert ids[2] == held  # the active job of the unique key, not a new one
+    jobs = {job.pk: job for job in Job.objects.filter(pk__in=ids.values())}
+    first, third, fourth = jobs[ids[1]], jobs[ids[3]], jobs[ids[4]]
+    assert (first.task_name, first.args, first.priority) == ("t.a", [1], 5)
+    assert first.run_at > first.created_at  # delay 60
+    assert (fourth.task_name, fourth.args, fourth.metadata) == ("t.a", [4], {"tenant": 9})
+    assert (third.kwargs, third.lock_key, third.gated, third.max_attempts) == (
+        {"k": "v"},
+        "gpu",
+        True,
+        7,
+    )
+    assert not first.gated and first.metadata == {} and first.kwargs == {}
+
+
 def test_database_refuses_out_of_range_values():
     with pytest.raises(DatabaseError), transaction.atomic():
         q("SELECT django_pgflow.enqueue('default', 't.a', p_max_attempts => 0)")

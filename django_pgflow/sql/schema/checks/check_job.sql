@@ -57,6 +57,10 @@ BEGIN
     END IF;
     IF p_delay IS NOT NULL THEN
         PERFORM django_pgflow.check_seconds('delay', p_delay);
+        IF p_run_at IS NOT NULL THEN
+            RAISE EXCEPTION 'pgflow: pass run_at or delay, not both'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
     END IF;
     IF p_max_attempts IS NULL OR p_max_attempts NOT BETWEEN 1 AND 1000000 THEN
         RAISE EXCEPTION 'pgflow: max_attempts must be between 1 and 1000000, got %', coalesce(p_max_attempts::text, 'NULL')
