@@ -92,7 +92,7 @@ def json_text(*sane: str) -> Param:
 
 
 def timestamp() -> Param:
-    sane = pick([v.raw("now"), v.raw("2000-01-01 00:00:00+00"), v.raw("now"), None])
+    sane = pick([None, v.raw("now"), v.raw("2000-01-01 00:00:00+00")])
     return Param(sane, v.hostile_timestamp())
 
 
@@ -149,7 +149,7 @@ def job_fields(pools: Pools) -> dict[str, Param]:
         "max_retry_delay": Param(v.sane_json(3600), v.hostile_json()),
         "timeout": Param(v.sane_json(300, 1), v.hostile_json()),
         "unique_key": Param(v.sane_json(None, "u1", "u2"), v.hostile_json()),
-        "lock_key": Param(v.sane_json(None, "k1", "k2", ""), v.hostile_json()),
+        "lock_key": Param(v.sane_json(None, "k1", "k2"), v.hostile_json()),
         "resources": resources(),
     }
 
@@ -187,6 +187,28 @@ def flow_json(pools: Pools) -> st.SearchStrategy[Any]:
     return st.one_of(spoiled(), v.hostile_json())
 
 
+def batch_part(sane: st.SearchStrategy[v.Raw], hostile: st.SearchStrategy[Any]) -> Param:
+    """One of enqueue_batch's parallel JSON arrays: an element per job."""
+    return Param(
+        v.json_array(sane, min_size=2, max_size=2),
+        st.one_of(
+            v.json_array(hostile.filter(lambda x: x is not None), max_size=3), v.hostile_json()
+        ),
+    )
+
+
+def batch_options(pools: Pools) -> Param:
+    fields = {k: p for k, p in job_fields(pools).items() if k not in ("args", "kwargs")}
+    sane = v.json_object({k: p.sane for k, p in fields.items()}).filter(
+        lambda raw: b'"queue"' in raw.data and b'"task_name"' in raw.data
+    )
+    hostile = v.json_object({k: st.one_of(p.sane, p.hostile) for k, p in fields.items()})
+    return Param(
+        v.json_array(sane, min_size=1, max_size=2),
+        st.one_of(v.json_array(hostile, max_size=3), v.hostile_json()),
+    )
+
+
 def job_list(pools: Pools) -> Param:
     sane = v.json_array(job_object(pools, False), min_size=1)
     hostile = st.one_of(
@@ -209,6 +231,18 @@ BY_FUNCTION: dict[tuple[str, str], Rule] = {
     ("enqueue_many", "p_jobs"): job_list,
     ("sync_periodic", "p_job"): periodic_job,
     ("check_job_json", "p_job"): periodic_job,
+    ("enqueue_batch", "p_options"): batch_options,
+    ("enqueue_batch", "p_option"): lambda p: Param(
+        pick([[0, 0], [0, 1], [1, 0]]),
+        st.one_of(pick(v.HOSTILE_ID_ARRAYS), st.lists(v.hostile_int(), max_size=3)),
+    ),
+    ("enqueue_batch", "p_args"): lambda p: batch_part(v.sane_json([], [1, 2]), v.hostile_json()),
+    ("enqueue_batch", "p_kwargs"): lambda p: batch_part(
+        v.sane_json({}, {"k": 1}), v.hostile_json()
+    ),
+    ("enqueue_batch", "p_metadata"): lambda p: batch_part(
+        v.sane_json({}, {"trace": "t"}), v.hostile_json()
+    ),
 }
 BY_NAME: dict[str, Rule] = {
     "p_worker_id": lambda p: bigint(p, "worker"),
@@ -226,6 +260,9 @@ BY_NAME: dict[str, Rule] = {
     "p_want": lambda p: integer(1, 2),
     "p_lease_margin": lambda p: number(30.0, 0.0),
     "p_delay": lambda p: number(0.0, 10.0),
+    "p_timeout": lambda p: number(300.0, 1.0),
+    "p_retry_delay": lambda p: number(1.0, 0.0),
+    "p_max_retry_delay": lambda p: number(3600.0, 10.0),
     "p_dead_after": lambda p: number(60.0, 1.0),
     "p_older_than": lambda p: number(0.0, 86400.0),
     "p_priority": lambda p: integer(0, 5),

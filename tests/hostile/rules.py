@@ -136,6 +136,23 @@ def enqueue_many(call: Call) -> None:
         same_fields(call, change, wanted, where)
 
 
+def enqueue_batch(call: Call) -> None:
+    """enqueue_many's effect, each job's options named by index into p_options."""
+    made = enqueued(call)
+    options, chosen = call.json("p_options"), call.ids("p_option")
+    order = {
+        text.strip("()").split(",")[1]: int(text.strip("()").split(",")[0])
+        for text in call.rows or []
+    }
+    for change in made:
+        position = order.get(change.key[0])
+        if not isinstance(options, list) or chosen is None or position is None:
+            continue
+        item = options[chosen[position - 1]]
+        wanted = {c: item.get(c) for c in ("queue", "task_name", "unique_key", "lock_key")}
+        same_fields(call, change, wanted, f"enqueue_batch job {position} (id {change.key[0]})")
+
+
 def enqueue_periodic(call: Call) -> None:
     name = text_of(call, "p_name")
     for change in updated(call, "pgflow_periodic"):

@@ -15,6 +15,7 @@ ENTRY_POINTS: dict[str, Rule] = {
     # the web's
     "enqueue": rules.enqueue,
     "enqueue_many": rules.enqueue_many,
+    "enqueue_batch": rules.enqueue_batch,
     "start_flow": rules.start_flow,
     "get_run_with_states": rules.nothing,
     "cancel": rules.cancel,
@@ -66,17 +67,17 @@ INTERNAL += ("check_flow_step", "flow_changes", "enqueue_keyed", "fail_attempt",
 INTERNAL += ("give_slots", "give_slots_to_holders", "pick_gated_batch", "recheck_impossible")
 INTERNAL += ("regate_queues", "reserve_rate", "turn_down", "reserve_rates", "size_slot_pool")
 INTERNAL += ("store_limits", "sync_rate_shards", "sync_slots", "take_gated")
-INTERNAL += ("apply_failure_policy", "cancel_step_jobs", "complete_step", "complete_step_task")
+INTERNAL += ("apply_failure_policy", "cancel_step_jobs", "complete_step", "complete_step_tasks")
 INTERNAL += ("fail_run", "fail_step_task", "insert_flow_steps", "map_items")
 INTERNAL += ("maybe_complete_run", "on_step_job", "queue_compensation", "queue_step_tasks")
 INTERNAL += ("release_dependents", "remove_flow", "skip_step", "start_ready_steps")
-INTERNAL += ("start_step", "update_flow", "emit_event")
+INTERNAL += ("start_step", "update_flow", "emit_event", "check_batch")
 
 SPEC: dict[str, Rule] = {**ENTRY_POINTS, **dict.fromkeys(INTERNAL, rules.nothing)}
 
 # What each role of the security guide may call (its tables of entry points
 # and its snippets); anything else must be refused with insufficient_privilege.
-STATUS = {"enqueue", "enqueue_many"}  # grants-web-status-only.sql
+STATUS = {"enqueue", "enqueue_many", "enqueue_batch"}  # grants-web-status-only.sql
 WEB = STATUS | {"start_flow", "get_run_with_states"}
 OPERATOR = WEB | {"cancel", "retry", "run_now", "cancel_run", "resume_run", "rate_used"}
 WORKER = {"register_worker", "heartbeat", "claim", "complete", "complete_many"}
