@@ -8,6 +8,16 @@ resource, limit or schedule changed other than as that function documents
 (``runworkers`` as the worker role) still claims and completes fresh jobs
 behind whatever the call stored. A call that changed nothing cannot have
 disturbed the worker: then only its process is checked.
+
+The CI form is derandomized (the same examples every run, no shrinking): 20
+examples per entry point a role may call, 5 per other callable function, 2 per
+function the role must be refused; the whole of tests/hostile takes about a
+minute and a half on two busy cores. For a long run by hand (300 examples
+each, new ones every run, failures shrunk)::
+
+    PGFLOW_HOSTILE_LONG=1 pytest -q tests/hostile
+
+``PGFLOW_HOSTILE_TRACE=1 pytest -s`` prints every call and its outcome.
 """
 
 from __future__ import annotations
