@@ -20,7 +20,7 @@ from django.db import connection
 
 from django_pgflow.definitions.sync import sync_flows
 from django_pgflow.models import Job, WorkflowRun
-from django_pgflow.sql import INLINED
+from django_pgflow.sql import PURE
 from testproject.example.models import Execution
 
 from .conftest import ROOT, subprocess_env
@@ -322,7 +322,7 @@ def test_every_function_searches_pg_temp_last():
         "NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c"
         " WHERE c LIKE 'search\\_path=%' AND c LIKE '%, pg\\_temp')"
     )
-    loose -= INLINED  # no SET at all, so that they inline; granted to no one
+    loose -= PURE  # no SET at all: they read no table, granted to no one
     assert not loose, f"{sorted(loose)}: restate SET search_path with pg_temp last (0011)"
 
 

@@ -9,7 +9,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 
 from django_pgflow.models import Job, Worker
-from django_pgflow.sql import INLINED
+from django_pgflow.sql import PURE
 from django_pgflow.worker.connection import connect
 from testproject.example.tasks import record
 
@@ -436,7 +436,7 @@ def test_sql_functions_are_schema_qualified_with_fixed_search_path():
     )
     assert len(rows) >= 15
     for name, config, comment in rows:
-        if name not in INLINED:  # no SET, so that they inline (tests/test_schema.py)
+        if name not in PURE:  # no SET: they read no table (tests/test_schema.py)
             assert config and any(c.startswith("search_path=") for c in config), name
         assert comment, f"pgflow.{name} has no COMMENT ON FUNCTION"
 

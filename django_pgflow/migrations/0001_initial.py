@@ -22,6 +22,10 @@ class Migration(migrations.Migration):
     dependencies = []
 
     operations = [
+        migrations.RunSQL(
+            sql="",
+            reverse_sql="DROP FUNCTION IF EXISTS pgtrigger_pgflow_job_attempts_monotonic_a7820();\nDROP FUNCTION IF EXISTS pgtrigger_pgflow_job_free_deleted_cd360();\nDROP FUNCTION IF EXISTS pgtrigger_pgflow_job_free_truncated_7d7ce();\nDROP FUNCTION IF EXISTS pgtrigger_pgflow_job_gate_requeue_f662c();\nDROP FUNCTION IF EXISTS pgtrigger_pgflow_job_notify_insert_2fceb();\nDROP FUNCTION IF EXISTS pgtrigger_pgflow_job_notify_release_9ad84();\nDROP FUNCTION IF EXISTS pgtrigger_pgflow_job_notify_requeue_38601();\nDROP FUNCTION IF EXISTS pgtrigger_pgflow_job_status_fsm_c9657();\nDROP FUNCTION IF EXISTS pgtrigger_pgflow_job_step_cascade_fe27b();\nDROP FUNCTION IF EXISTS pgtrigger_pgflow_run_status_fsm_57414();\nDROP FUNCTION IF EXISTS pgtrigger_pgflow_step_state_status_fsm_27b71();\nDROP FUNCTION IF EXISTS pgtrigger_pgflow_step_task_status_fsm_f3c62();\n",
+        ),
         migrations.CreateModel(
             name="Job",
             fields=[
@@ -1109,16 +1113,16 @@ class Migration(migrations.Migration):
         ),
         django_pgflow.sql.InstallSQL(
             files={
-                "checks/check_job.sql": "ee8bce1c60e58b6e8e3355203186a1c83b5b345b3f97e658fc978a54ad34bffd",
+                "checks/check_job.sql": "21acc41dffecf2b4d2d183c426b4868aab70074cb9e554eb7eaf35d8515aea08",
                 "checks/check_job_json.sql": "9c7edd07d17af8aa452d7514c28e4631f85b43127c0234711cc4694f734b7937",
                 "checks/check_json.sql": "7f9654a7e9e4c4f8decebb22290b6469781cb7f5856e8c4e2b179acc2167a32e",
-                "checks/check_key.sql": "eccc3ef610c9b3e4bd5c58e3a14ac2271c35faa1c510fc2a9bc7131bd50fab91",
+                "checks/check_key.sql": "ebc39522cf0ff17ec4b9f5c7eff056c91941a8be4f582b935704f678a0c00584",
                 "checks/check_possible.sql": "2f62e1574e93e107425bbf8f58712fa2c158e80cdcdd4989ee99c5e69a1c71f1",
-                "checks/check_queue_name.sql": "e1e9b4a61e62b2083b4b3e54a284654670df84c69d9220c160f146aa519bbd3e",
-                "checks/check_resources.sql": "a68b3c180c67a13a3ce144b5533c2589608fb26ab1e3b10f5db312540a115025",
-                "checks/check_seconds.sql": "ea541a6c0569f2917cdb430f214509b5c7782fcd373bf9a83347d0ab14bf0252",
-                "checks/check_whole.sql": "8b5815e602563bc92b1c20379a8ace616ec717dd47d9fe1858accae6d5acfefa",
-                "checks/json_problem.sql": "c5d2cb8ad2eb39772ee8eed112617dc2fbf5f6d751ea13a543892e15c5664176",
+                "checks/check_queue_name.sql": "69faad563854d436e82af7fbc67792cfe74afc14fdb39f61ec4d9f376543ae96",
+                "checks/check_resources.sql": "eabfafa8f8b1e0f8a0f41b33dd09d26edc18506039f4fbffd799c6e4bc53e76a",
+                "checks/check_seconds.sql": "a8025ec76bc0e511b4ebe35e312d0603021471ea2c5cc3b971a577f9cfac69c1",
+                "checks/check_whole.sql": "08218cf452bf85e0463e571eb12d2a4abf49df8e40f68e70e9a8ff055bcf47e2",
+                "checks/json_problem.sql": "1fa46ae046f3d7207d13219afa186e4f2d6806400019388ea5b10bb4e418545b",
                 "checks/max_payload_bytes.sql": "69fdf340cbe279c837b2896688bd802422d2b5063716dd1971bc33a36a3ab915",
                 "checks/resources_problem.sql": "694f9f8c7e901c91f710374cfe9d2c924c3a48db8ac54d7989af0a3ae9722784",
                 "flows/add_step.sql": "6502909836447e91532d3e70c77669c2dec3d176e2a6849347f9c3660bab24ee",
@@ -1183,13 +1187,13 @@ class Migration(migrations.Migration):
                 "queue/complete.sql": "0e5017aea79a0a30061e5cb3bebd646198fb0975908259db6ddba76bd8af0916",
                 "queue/complete_and_claim.sql": "5fe1df36b9e27da4658529361e56d08e6e2a93a25fd482c1900dce8ca1a9718c",
                 "queue/complete_many.sql": "5ed05eb45cfac1bfb0fe3ac34813c2906360a99854ef92d2ebce25cced8de579",
-                "queue/enqueue.sql": "b021c6d3ad91ff0e130a327a56f48422676c33994115fdac4cd8d6ab9432d99b",
+                "queue/enqueue.sql": "feaeee8416c173d0ef2f7de00a4e69f002896c490bc6c1c1f7832d465f775a7f",
                 "queue/enqueue_batch.sql": "f9a275853aab04c2776d670c8d725817b38901766623c2a8e4847a393b5eef28",
                 "queue/enqueue_keyed.sql": "877fc9a3055da175b5de1f7581dbb4addc1e11de957c5fafd3463389557723a7",
                 "queue/enqueue_many.sql": "32b2e6accc74da4540446cbf5d1154974f74e77c88af2106a42527e7abcb3c12",
                 "queue/fail.sql": "7a0b280b6bbb60eda748e2e725901abda6f5a503195bf3ae81237c350ef5d4fe",
                 "queue/fail_attempt.sql": "de9ef94bc405d49e3e65fd43bd9b10dd40f68d82d69445811978bf7ec8b6678e",
-                "queue/gated.sql": "3e13a9204daad9285397169d79b875cfe91d201f65a899f1a169ac0c5651c4a1",
+                "queue/gated.sql": "b46c1d22fae19b4893c39cf6091033e9a765355dcd7d505a3c73f2650603fd3d",
                 "queue/pgflow_job_ready_idx.sql": "128d2d0ef8e1f6243452eab2559026fc97f29d842ac58382dae8d8b6eebceda7",
                 "queue/prune.sql": "39e1b62b6896d39ed52a03f3748d556c869938d2cc8b4e417db2445647f81d1e",
                 "queue/readable_error.sql": "44eed9e06a90bf0754c2e65cc5bbc4d9079e9a03a21834779d3f5dd2d82433d4",

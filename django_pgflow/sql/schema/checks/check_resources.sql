@@ -1,7 +1,6 @@
 CREATE OR REPLACE FUNCTION django_pgflow.check_resources(p_resources jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE
-SET search_path FROM CURRENT
 AS $$
 DECLARE
     v_key text;

@@ -3,7 +3,6 @@ CREATE OR REPLACE FUNCTION django_pgflow.check_whole(
 )
 RETURNS integer
 LANGUAGE plpgsql IMMUTABLE
-SET search_path FROM CURRENT
 AS $$
 BEGIN
     IF p_optional AND (p_value IS NULL OR p_value = 'null') THEN
