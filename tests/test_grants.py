@@ -9,13 +9,10 @@ through Django in a subprocess; a worker role runs a real ``runworkers
 from __future__ import annotations
 
 import json
-import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -27,12 +24,8 @@ from django_pgflow.sql import PURE
 from testproject.example.models import Execution
 
 from .conftest import ROOT, subprocess_env
+from .roles import Roles, connect_as, database_url, drop_role, least_privilege_roles, snippet
 
-SNIPPETS = ROOT / "docs" / "snippets"
-# The role names the snippets use, replaced by this run's own.
-PLACEHOLDERS = {"web": "myapp_web", "worker": "myapp_worker"}
-# What the example tasks themselves touch: a project grants its own tables.
-EXAMPLE_TABLES = ("example_document", "example_execution")
 WEB_ENTRY_POINTS = {
     "enqueue",
     "enqueue_many",
@@ -52,78 +45,9 @@ WORKER_ENTRY_POINTS |= {"create_flow", "add_step"}
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def snippet(name: str, **roles: str) -> str:
-    text = (SNIPPETS / name).read_text()
-    for kind, role in roles.items():
-        placeholder = PLACEHOLDERS[kind]
-        assert placeholder in text, f"{name} does not mention {placeholder}"
-        text = text.replace(placeholder, role)
-    return text
-
-
-@dataclass(frozen=True)
-class Roles:
-    web: str
-    worker: str
-    operator: str  # the web grants plus the optional operator ones
-    password: str
-
-
-def _drop_role(cursor: Any, role: str) -> None:
-    cursor.execute(f'REASSIGN OWNED BY "{role}" TO CURRENT_USER')
-    cursor.execute(f'DROP OWNED BY "{role}"')
-    cursor.execute(f'DROP ROLE "{role}"')
-
-
 @pytest.fixture(scope="module")
 def roles(django_db_setup: None, django_db_blocker: Any) -> Iterator[Roles]:
-    # Roles belong to the cluster: named after this test database and run,
-    # dropped at the end, and any left by an interrupted run dropped first.
-    prefix = f"{connection.settings_dict['NAME']}_grants_"
-    token = secrets.token_hex(3)
-    made = Roles(
-        web=f"{prefix}web_{token}",
-        worker=f"{prefix}worker_{token}",
-        operator=f"{prefix}operator_{token}",
-        password=f"s3cret-{secrets.token_hex(8)}",
-    )
-    with django_db_blocker.unblock(), connection.cursor() as cursor:
-        cursor.execute("SELECT rolname FROM pg_roles WHERE starts_with(rolname, %s)", [prefix])
-        for (stale,) in cursor.fetchall():
-            cursor.execute(f'DROP ROLE IF EXISTS "{stale}"')
-        for role in (made.web, made.worker, made.operator):
-            cursor.execute(f"CREATE ROLE \"{role}\" LOGIN PASSWORD '{made.password}'")
-        cursor.execute(snippet("grants-web.sql", web=made.web))
-        cursor.execute(snippet("grants-worker.sql", worker=made.worker))
-        cursor.execute(snippet("grants-web.sql", web=made.operator))
-        cursor.execute(snippet("grants-web-operator.sql", web=made.operator))
-        tables = ", ".join(EXAMPLE_TABLES)
-        cursor.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON {tables} TO "{made.worker}"')
-    try:
-        yield made
-    finally:
-        with django_db_blocker.unblock(), connection.cursor() as cursor:
-            for role in (made.web, made.worker, made.operator):
-                _drop_role(cursor, role)
-
-
-def connect_as(role: str, roles: Roles) -> psycopg.Connection[Any]:
-    settings = connection.settings_dict
-    return psycopg.connect(
-        host=settings["HOST"] or None,
-        port=settings["PORT"] or None,
-        dbname=settings["NAME"],
-        user=role,
-        password=roles.password,
-        autocommit=True,
-    )
-
-
-def database_url(role: str, roles: Roles) -> str:
-    settings = connection.settings_dict
-    host = quote(settings["HOST"] or "localhost", safe="")
-    port = settings["PORT"] or 5432
-    return f"postgres://{role}:{roles.password}@{host}:{port}/{settings['NAME']}"
+    yield from least_privilege_roles("grants", django_db_blocker)
 
 
 def manage(role: str, roles: Roles, *args: str, **overrides: Any) -> str:
@@ -415,4 +339,4 @@ def test_a_status_only_web_role_enqueues_and_reads_status_but_no_payload(roles):
                 web.execute("SELECT args FROM pgflow_job WHERE id = %s", [job_id])
     finally:
         with connection.cursor() as cursor:
-            _drop_role(cursor, f"{roles.web}_status")
+            drop_role(cursor, f"{roles.web}_status")

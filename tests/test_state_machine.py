@@ -26,6 +26,22 @@ Independently of the model, ``PgflowMachine.check_invariants`` checks:
   remaining_deps, remaining_tasks, initial_tasks), step tasks mirror their
   jobs, a finished run holds no active job and a started run always has one.
 
+Gated claims. Jobs ask for resources (``gpu`` capacity 2, ``tpu`` 1), a lock
+key, or go to a queue with a concurrency cap (``capped``: 2) or a rate limit
+(``rated``: 3 starts per 100 s). Which gated jobs a claim takes is the claim's
+business (it may take fewer than a job-by-job pass would), so the model does
+not predict them; it checks that each one it took was allowed: ready, in the
+queues asked for, and its gates free given what runs (capacities never
+exceeded by started jobs, a lock-key job only when no started job holds the
+key and no earlier one waits for it, no more starts in any window than the
+rate allows). Plain jobs follow, in exact order. After every step
+(``gates_hold``): started jobs stay within every capacity, a lock key runs one
+job at a time, and each pool's held slots are exactly what started jobs need,
+so no slot leaks. ``drain`` is a well-behaved worker that completes and claims
+while time passes (delays, backoffs and rate windows run out; the reaper frees
+what stopped workers held): every job must end, so none waits forever once
+its gates free.
+
 Time. ``now()`` cannot be moved, so ``advance_clock`` moves every stored
 timestamp of every table back by the same amount, in one transaction. The SQL
 functions only ever compare stored timestamps with ``now()`` (or add a duration
@@ -35,9 +51,11 @@ Each call is made as ``SELECT now(), f(...)``, so the model learns the exact
 database time of the call; retry backoff carries random jitter, so the model
 checks the new ``run_at`` lies within the documented bounds and adopts it
 (``setseed`` makes the jitter the same when Hypothesis replays an example).
+Rate windows count starts per bucket number, not per timestamp: moving the
+clock moves every written bucket back by as many buckets (``SHIFT_RATE_WINDOWS``).
 
 Runtime: the CI form (the default) runs 100 examples of up to 50 steps, about
-20-25 seconds on two shared cores (a failure adds up to five minutes of
+60-90 seconds on two shared cores (a failure adds up to five minutes of
 shrinking). ``PGFLOW_SOAK=1`` raises that to 1000 examples of up
 to 100 steps (about 8 minutes) for a long run by hand::
 
@@ -47,6 +65,7 @@ to 100 steps (about 8 minutes) for a long run by hand::
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -74,7 +93,7 @@ SOAK = os.environ.get("PGFLOW_SOAK") == "1"
 
 ACTIVE = ("queued", "started")
 FINISHED = ("completed", "failed", "cancelled")
-QUEUES = ("default", "emails")
+QUEUES = ("default", "emails", "capped", "rated")
 MARGIN = 10.0  # the lease margin passed to claim and heartbeat
 US = timedelta(microseconds=1)  # make_interval() rounds seconds to microseconds
 
@@ -89,9 +108,22 @@ LEAVES = ("save",)
 FLOW_MAX_ATTEMPTS = 2
 FLOW_TIMEOUT = 100.0
 
+# Gates: what jobs may ask for and what the claim must respect.
+RESOURCES = {"gpu": 2, "tpu": 1}
+CAPPED = {"capped": 2}  # queue -> concurrency
+RATES = {"rated": (3, 100.0)}  # queue -> (starts, per seconds)
+# A rate window is 100 buckets of period / 100 seconds: 1 s here, so that a
+# clock move of whole seconds moves the windows by whole buckets.
+BUCKET = 1.0
+LIMITS = {"capped": {"concurrency": 2}, "rated": {"rate_count": 3, "rate_period": 100.0}}
+
 
 def secs(value: float) -> timedelta:
     return timedelta(seconds=value)
+
+
+def claim_order(job: MJob) -> tuple[int, datetime, int]:
+    return (-job.priority, job.run_at, job.id)
 
 
 # --- the model -----------------------------------------------------------------
@@ -124,8 +156,7 @@ class MJob:
     run_id: int | None = None
     step_slug: str | None = None
     task_index: int | None = None
-    # Gates: this machine enqueues plain jobs only (tests/test_resources.py
-    # covers gated claims with real workers), so they stay unset.
+    # Gates: resources ({"gpu": 1}), a lock key, a queue with limits.
     resources: Any = None
     lock_key: str | None = None
     waited: float | None = None
@@ -135,10 +166,14 @@ class MJob:
     metadata: Any = field(default_factory=dict)
     # Bounds of a jittered backoff, until the database's run_at is observed.
     pending_run_at: tuple[datetime, datetime] | None = None
+    # A gated claim records its start at the end of its checks (clock_timestamp()),
+    # not at now(): no earlier than this, until the database's is observed.
+    pending_start: datetime | None = None
 
     def row(self) -> dict[str, Any]:
         """The job as ``SELECT * FROM pgflow_job`` shows it (errors abridged)."""
-        keys = [f for f in self.__dataclass_fields__ if f not in ("errors", "pending_run_at")]
+        pending = ("errors", "pending_run_at", "pending_start")
+        keys = [f for f in self.__dataclass_fields__ if f not in pending]
         row = {k: getattr(self, k) for k in keys}
         row["errors"] = list(self.errors)
         return row
@@ -193,6 +228,7 @@ class Model:
         self.workers: dict[int, MWorker] = {}
         self.runs: dict[int, MRun] = {}
         self.now = datetime.min
+        self.starts: dict[str, list[datetime]] = {q: [] for q in RATES}  # of rated queues
 
     def all_jobs(self) -> Iterator[MJob]:
         yield from self.jobs.values()
@@ -206,7 +242,7 @@ class Model:
 
     def shift(self, delta: timedelta) -> None:
         for job in self.jobs.values():
-            for name in ("run_at", "lease_expires_at", "started_at", "finished_at", "created_at"):
+            for name in (*TIMESTAMPS["pgflow_job"], "pending_start"):
                 if getattr(job, name) is not None:
                     setattr(job, name, getattr(job, name) - delta)
         for worker in self.workers.values():
@@ -216,6 +252,8 @@ class Model:
         for run in self.runs.values():
             if run.finished_at is not None:
                 run.finished_at -= delta
+        for queue, starts in self.starts.items():
+            self.starts[queue] = [t - delta for t in starts]
 
     # --- jobs ---
 
@@ -225,13 +263,48 @@ class Model:
             for j in self.jobs.values()
             if j.status == "queued" and j.run_at <= now and (not queues or j.queue in queues)
         ]
-        return sorted(ready, key=lambda j: (-j.priority, j.run_at, j.id))
+        return sorted(ready, key=claim_order)
 
     def claim(self, job: MJob, worker_id: int) -> None:
         job.status, job.attempts, job.worker_id = "started", job.attempts + 1, worker_id
         job.started_at = self.now
+        if job.gated:
+            job.pending_start, job.started_at, job.waited = self.now, None, None
+            if job.queue in RATES:
+                self.starts[job.queue].append(self.now)
         job.lease_expires_at = self.now + secs(job.timeout + MARGIN)
         self.job_changed(job)
+
+    # --- gates ---
+
+    def started(self) -> list[MJob]:
+        return [j for j in self.jobs.values() if j.status == "started"]
+
+    def gate_refusal(self, job: MJob) -> str | None:
+        """Why ``job`` may not start now (what the jobs started so far hold), or None."""
+        started = self.started()
+        for name, amount in (job.resources or {}).items():
+            held = sum((j.resources or {}).get(name, 0) for j in started)
+            if held + amount > RESOURCES[name]:
+                return f"{name}: {held} of {RESOURCES[name]} held, {amount} more asked"
+        if job.queue in CAPPED and sum(j.queue == job.queue for j in started) >= CAPPED[job.queue]:
+            return f"queue {job.queue} already runs {CAPPED[job.queue]} jobs"
+        if job.lock_key is not None:
+            before = [
+                j.id
+                for j in self.jobs.values()
+                if j.lock_key == job.lock_key
+                and j.id != job.id
+                and (j.status == "started" or (j.status == "queued" and j.id < job.id))
+            ]
+            if before:
+                return f"lock key {job.lock_key} is held or queued earlier by {before}"
+        if job.queue in RATES:
+            count, period = RATES[job.queue]
+            recent = [t for t in self.starts[job.queue] if t > self.now - secs(period)]
+            if len(recent) >= count:
+                return f"queue {job.queue} started {len(recent)} jobs in the last {period:.0f}s"
+        return None
 
     def holds(self, job: MJob, attempt: int) -> bool:
         return job.id in self.jobs and job.status == "started" and job.attempts == attempt
@@ -478,6 +551,17 @@ RUNTIME_TABLES = (
     "pgflow_worker",
 )
 ERROR = Jsonb({"error": "Boom", "message": "raised by the state machine"})
+# A rate window counts the starts of each bucket (floor(epoch / BUCKET)) at
+# position bucket % 101 of counts, up to last_bucket. Moving the clock k
+# buckets ahead is moving every written bucket k back: last_bucket with it,
+# and each count to the position its new bucket number has.
+SHIFT_RATE_WINDOWS = (
+    "UPDATE pgflow_queue_rate_shard SET last_bucket = last_bucket - %(k)s,"
+    " counts = ARRAY(SELECT counts[((i + %(k)s) %% 101) + 1] FROM generate_series(0, 100) i"
+    "                ORDER BY i),"
+    " full_until = full_until - %(d)s"
+    " WHERE last_bucket > 0"
+)
 
 
 def define_flow() -> None:
@@ -521,6 +605,10 @@ job_options = st.fixed_dictionaries(
         "retry_delay": st.sampled_from([0.0, 100.0]),
         "timeout": st.sampled_from([50.0, 500.0]),
         "unique_key": st.sampled_from([None, None, None, "k1", "k2"]),
+        "resources": st.sampled_from(
+            [None, None, None, {"gpu": 1}, {"gpu": 2}, {"tpu": 1}, {"gpu": 1, "tpu": 1}]
+        ),
+        "lock_key": st.sampled_from([None, None, None, "a", "b"]),
     }
 )
 queue_filters = st.sampled_from(
@@ -532,6 +620,8 @@ queue_filters = st.sampled_from(
         [FLOW_QUEUE],
         ["default", FLOW_QUEUE],
         ["default", "emails"],
+        ["capped"],
+        ["rated", "capped"],
     ]
 )
 run_inputs = st.one_of(st.lists(st.integers(0, 9), max_size=3), st.just({"not": "a list"}))
@@ -548,6 +638,11 @@ class PgflowMachine(RuleBasedStateMachine):
         # (DELETE: a TRUNCATE per example costs more than the example.)
         for table in RUNTIME_TABLES:
             self.conn.execute(f"DELETE FROM {table}")
+        # Fresh rate windows (the slots of deleted jobs are freed by a trigger).
+        self.conn.execute("DELETE FROM pgflow_queue_rate_shard")
+        self.conn.execute(
+            "SELECT django_pgflow.sync_limits(%s, %s)", [Jsonb(RESOURCES), Jsonb(LIMITS)]
+        )
         # The backoff jitter comes from random(): seeded, a replayed example
         # (Hypothesis replays to shrink) sees the same run_at values, so the
         # same jobs are ready after the same clock moves.
@@ -663,6 +758,9 @@ class PgflowMachine(RuleBasedStateMachine):
             timeout=opts["timeout"],
             unique_key=opts["unique_key"],
             created_at=self.model.now,
+            resources=opts["resources"],
+            lock_key=opts["lock_key"],
+            gated=bool(opts["resources"] or opts["lock_key"] or opts["queue"] in LIMITS),
         )
         self.model.jobs[job_id] = job
         return job
@@ -671,7 +769,7 @@ class PgflowMachine(RuleBasedStateMachine):
     def enqueue(self, opts: dict[str, Any], n: int) -> None:
         row = self.call(
             "(django_pgflow.enqueue(%s, 'sm.task', %s, '{}', %s, NULL, %s, %s, %s, 150, %s, "
-            "%s)).id",
+            "%s, %s::jsonb, %s)).id",
             opts["queue"],
             Jsonb([n]),
             opts["priority"],
@@ -680,6 +778,8 @@ class PgflowMachine(RuleBasedStateMachine):
             opts["retry_delay"],
             opts["timeout"],
             opts["unique_key"],
+            opts["resources"] and Jsonb(opts["resources"]),
+            opts["lock_key"],
         )
         holder = opts["unique_key"] and self.model.holder(opts["unique_key"])
         if holder:
@@ -702,6 +802,8 @@ class PgflowMachine(RuleBasedStateMachine):
                 "max_retry_delay": 150.0,
                 "timeout": o["timeout"],
                 "unique_key": o["unique_key"],
+                "resources": o["resources"],
+                "lock_key": o["lock_key"],
             }
             for i, o in enumerate(batch)
         ]
@@ -730,15 +832,36 @@ class PgflowMachine(RuleBasedStateMachine):
     # --- claim ---
 
     def expect_claim(self, wid: int, queues: list[str] | None, limit: int, rows: Any) -> None:
-        expected = self.model.ready(queues, self.model.now)[:limit]
-        assert [r[0] for r in rows] == [j.id for j in expected], "claim order"
-        for row, job in zip(rows, expected, strict=True):
-            self.model.claim(job, wid)
-            token = (job.id, job.attempts)
-            assert token not in self.tokens, f"attempt {token} claimed twice"
-            self.tokens.append(token)
-            self.claimer[token] = wid
-            assert row[1:] == [job.attempts, job.args, job.kwargs, job.run_id, job.task_index]
+        """Gated jobs first, each one allowed by its gates (which of them the
+        claim takes is its own business); then plain jobs, exactly in order."""
+        jobs = self.model.jobs
+        gated = [r for r in rows if r[0] in jobs and jobs[r[0]].gated]
+        assert rows[: len(gated)] == gated, "gated jobs come first"
+        taken = [jobs[r[0]] for r in gated]
+        assert taken == sorted(taken, key=claim_order), "gated claim order"
+        for row, job in zip(gated, taken, strict=True):
+            self.expect_gated_claim(job, queues)
+            self.take(wid, row, job)
+        ready = [j for j in self.model.ready(queues, self.model.now) if not j.gated]
+        expected = ready[: limit - len(gated)]
+        plain = rows[len(gated) :]
+        assert [r[0] for r in plain] == [j.id for j in expected], "claim order"
+        for row, job in zip(plain, expected, strict=True):
+            self.take(wid, row, job)
+
+    def expect_gated_claim(self, job: MJob, queues: list[str] | None) -> None:
+        assert job.status == "queued" and job.run_at <= self.model.now, f"job {job.id} not ready"
+        assert not queues or job.queue in queues, f"job {job.id} of queue {job.queue}"
+        refusal = self.model.gate_refusal(job)
+        assert refusal is None, f"gated job {job.id} started although {refusal}"
+
+    def take(self, wid: int, row: Any, job: MJob) -> None:
+        self.model.claim(job, wid)
+        token = (job.id, job.attempts)
+        assert token not in self.tokens, f"attempt {token} claimed twice"
+        self.tokens.append(token)
+        self.claimer[token] = wid
+        assert row[1:] == [job.attempts, job.args, job.kwargs, job.run_id, job.task_index]
 
     CLAIM = (
         "(SELECT coalesce(jsonb_agg(jsonb_build_array(c.id, c.attempts, c.args, c.kwargs, "
@@ -763,9 +886,14 @@ class PgflowMachine(RuleBasedStateMachine):
             now_a, rows_a = self.conn2.execute(
                 f"SELECT now(), {self.CLAIM}", (a, None, first, MARGIN)
             ).fetchone()
-            now_b, rows_b = self.conn.execute(
-                f"SELECT now(), {self.CLAIM}", (b, None, second, MARGIN)
-            ).fetchone()
+            try:
+                now_b, rows_b = self.conn.execute(
+                    f"SELECT now(), {self.CLAIM}", (b, None, second, MARGIN)
+                ).fetchone()
+            except psycopg.errors.LockNotAvailable as error:
+                raise AssertionError(
+                    f"a claim waited for another claim's transaction: {error}; {error.diag.context}"
+                ) from None
         taken_by_a = {r[0] for r in rows_a}
         assert not taken_by_a & {r[0] for r in rows_b}, "one job claimed by two workers"
         self.model.now = now_a
@@ -1004,9 +1132,52 @@ class PgflowMachine(RuleBasedStateMachine):
             for table, columns in TIMESTAMPS.items():
                 assignments = ", ".join(f"{c} = {c} - %(d)s" for c in columns)
                 self.conn.execute(f"UPDATE {table} SET {assignments}", {"d": delta})
+            self.conn.execute(SHIFT_RATE_WINDOWS, {"k": round(seconds / BUCKET), "d": delta})
         self.model.shift(delta)
         self.prev_jobs = {i: shifted(r, "pgflow_job", delta) for i, r in self.prev_jobs.items()}
         self.prev_runs = {i: self.shift_run_snapshot(s, delta) for i, s in self.prev_runs.items()}
+
+    # --- every gated job starts, once its gates free ---
+
+    def active(self) -> list[MJob]:
+        return [j for j in self.model.jobs.values() if j.status in ACTIVE]
+
+    @precondition(lambda self: self.claimants() and any(j.gated for j in self.active()))
+    @rule(data=st.data())
+    def drain(self, data: st.DataObject) -> None:
+        """A well-behaved worker completes what it holds and claims more; when
+        nothing can start, time passes (delays, backoffs and rate windows run
+        out, the reaper frees what stopped workers held). Every job must end:
+        one that waits forever behind a gate that freed, or a slot that
+        leaked, fails this."""
+        wid = self.pick_claimant(data)
+        for _ in range(100):
+            self.finish_started()
+            self.adopt_step_jobs()  # the steps those completions started
+            rows = self.call(self.CLAIM, wid, None, 8, MARGIN)
+            self.expect_claim(wid, None, 8, rows)
+            if not self.active():
+                return
+            if not rows:
+                self.advance_clock(1000.0)
+                self.reap(60.0)
+        stuck = [(j.id, j.queue, j.resources, j.lock_key, j.status) for j in self.active()]
+        raise AssertionError(f"jobs never started although their gates freed: {stuck}")
+
+    def finish_started(self) -> None:
+        """Complete every started job whose worker may still report."""
+        for job in list(self.model.jobs.values()):
+            if job.status != "started":
+                continue  # (a completion's cascade may have cancelled it meanwhile)
+            holder = self.claimer[(job.id, job.attempts)]
+            worker = self.model.workers[holder]
+            if worker.deleted or worker.state == "stopped":
+                continue  # left to the reaper
+            applied = self.call(
+                "django_pgflow.complete(%s, %s, %s, %s)", holder, job.id, job.attempts, Jsonb([1])
+            )
+            assert applied is True, f"job {job.id} attempt {job.attempts}"
+            self.model.complete(job, [1])
 
     @rule(dead_after=st.sampled_from([60.0, 100000.0]))
     def reap(self, dead_after: float) -> None:
@@ -1136,6 +1307,44 @@ class PgflowMachine(RuleBasedStateMachine):
                 assert low <= jobs[job.id]["run_at"] <= high, "backoff outside its bounds"
                 job.run_at, job.pending_run_at = jobs[job.id]["run_at"], None
 
+    def adopt_starts(self, jobs: dict[int, dict[str, Any]]) -> None:
+        """Learn when each gated claim recorded its start, after checking it
+        is no earlier than the claim and that the wait is measured from run_at."""
+        for job in self.model.jobs.values():
+            if job.pending_start is None:
+                continue
+            row = jobs[job.id]
+            assert row["started_at"] >= job.pending_start, f"job {job.id} started before its claim"
+            waited = max(0.0, (row["started_at"] - job.run_at).total_seconds())
+            assert row["waited"] is not None and abs(row["waited"] - waited) < 1e-3, "waited"
+            job.started_at, job.waited, job.pending_start = row["started_at"], row["waited"], None
+
+    @invariant()
+    def gates_hold(self) -> None:
+        """Capacities are never exceeded; a lock key runs one job at a time; a
+        slot is held exactly while a started job needs it (none leak)."""
+        started, slots = self.read(
+            "SELECT id, queue, resources, lock_key, attempts FROM pgflow_job"
+            " WHERE status = 'started'",
+            "SELECT kind, name, job_id, attempt FROM pgflow_slot_state WHERE held",
+        )
+        need: Counter[tuple[str, str]] = Counter()
+        for job in started:
+            for name, amount in (job["resources"] or {}).items():
+                need["resource", name] += amount
+            if job["queue"] in CAPPED:
+                need["queue", job["queue"]] += 1
+        capacity = {("resource", k): v for k, v in RESOURCES.items()}
+        capacity |= {("queue", k): v for k, v in CAPPED.items()}
+        for pool, amount in need.items():
+            assert amount <= capacity[pool], f"{pool} runs {amount}, over its capacity"
+        held = Counter((s["kind"], s["name"]) for s in slots)
+        assert held == need, f"held slots {dict(held)} but started jobs need {dict(need)}"
+        attempts = {j["id"]: j["attempts"] for j in started}
+        assert all(attempts.get(s["job_id"]) == s["attempt"] for s in slots), "a slot's holder"
+        keys = Counter(j["lock_key"] for j in started if j["lock_key"] is not None)
+        assert all(n == 1 for n in keys.values()), f"lock keys running twice: {keys}"
+
     def read(self, *queries: str) -> list[list[dict[str, Any]]]:
         """Rows of each query, all sent in one round trip."""
         with self.conn.cursor(row_factory=dict_row) as cursor:
@@ -1158,6 +1367,7 @@ class PgflowMachine(RuleBasedStateMachine):
         self.adopt_step_jobs(job_rows)
         jobs = {r["id"]: r for r in job_rows}
         self.adopt_backoffs(jobs)
+        self.adopt_starts(jobs)
         self.check_jobs(jobs)
         self.compare_workers(workers)
         self.check_runs(jobs, self.run_snapshot(runs, steps, tasks))
@@ -1337,3 +1547,33 @@ def test_sql_core_state_machine() -> None:
                 suppress_health_check=[HealthCheck.too_slow],
             ),
         )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_gated_claim_never_waits_for_another_claims_transaction() -> None:
+    """Found by the machine: every gate is taken FOR UPDATE SKIP LOCKED, so one
+    claim must not wait for another. Here claim A gives a free GPU slot that
+    still names job 1 (from its released attempt) to job 3 and keeps its
+    transaction open; claim B turns job 1 down (the TPU is busy) and must not
+    wait to clear the slots that name it."""
+    with connect("gated-a") as a, connect("gated-b") as b:
+        a.execute("SELECT django_pgflow.sync_limits(%s, '{}')", [Jsonb({"gpu": 1, "tpu": 1})])
+        (wid,) = a.execute("SELECT django_pgflow.register_worker('h', 1, '[]', 4)").fetchall()[0]
+        enqueue = (
+            "SELECT (django_pgflow.enqueue('q', 'sm.task', p_priority => %s, p_resources => %s)).id"
+        )
+        claim = "SELECT id FROM django_pgflow.claim(%s, NULL, %s, 10)"
+        ((first,),) = a.execute(enqueue, [0, Jsonb({"gpu": 1, "tpu": 1})]).fetchall()
+        assert a.execute(claim, [wid, 1]).fetchall() == [(first,)]
+        a.execute("SELECT django_pgflow.release(%s)", [wid])  # its slots still name it
+        a.execute(enqueue, [9, Jsonb({"tpu": 1})])
+        assert len(a.execute(claim, [wid, 1]).fetchall()) == 1  # the TPU is taken
+        ((third,),) = a.execute(enqueue, [5, Jsonb({"gpu": 1})]).fetchall()
+        b.execute("SET lock_timeout = '5s'")
+        with a.transaction():
+            assert a.execute(claim, [wid, 1]).fetchall() == [(third,)]
+            try:
+                taken = b.execute(claim, [wid, 5]).fetchall()
+            except psycopg.errors.LockNotAvailable as error:
+                raise AssertionError(f"claim B waited for claim A: {error.diag.context}") from None
+        assert taken == []  # job 1 waits for the TPU; the GPU is job 3's
