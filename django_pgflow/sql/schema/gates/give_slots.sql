@@ -8,15 +8,15 @@ SET search_path FROM CURRENT
 AS $$
 DECLARE
     v_down bigint[];
+    v_down_attempts integer[];
     v_shut text[];
 BEGIN
     -- Lock and give out free slots in one statement: each pool's units
     -- wanted by the batch, in claim order, get its free slots in slot order.
-    -- A job starts if every unit it needs got one; a job turned down still
-    -- counts in the pools it did fit, so this may take fewer than a
-    -- job-by-job pass would, never more. A pool short of slots is shut for
-    -- this claim. Slots retired by a lowered capacity but still held keep as
-    -- many free ones out of use, so what runs never exceeds the capacity.
+    -- A job starts if every unit it needs got one (a job turned down still
+    -- counts in the pools it did fit: fewer than a job-by-job pass, never
+    -- more). A pool short of slots is shut for this claim. Retired slots
+    -- still held keep as many free ones out of use (never over capacity).
     WITH need AS (
         SELECT u.id, u.attempt, u.kind, u.name,
                row_number() OVER (PARTITION BY u.kind, u.name ORDER BY u.o, u.g) AS rn
@@ -42,13 +42,11 @@ BEGIN
                 WHERE s.kind = n.kind AND s.name = n.name) AS start
         FROM need n GROUP BY n.kind, n.name
     ), given AS (
-        -- Free slots, numbered past the retired ones held, matched to
-        -- the units in claim order. Each session looks from a slot of
-        -- its own onwards, then wraps: the slots its last batch
-        -- just finished with come first (fewer holders to look up),
-        -- and concurrent claims seldom reach for the same slots.
-        -- The two ranges are scanned in turn; the second only when
-        -- the first had too few.
+        -- Free slots, numbered past the retired ones held, matched to the
+        -- units in claim order. Each session looks from a slot of its own
+        -- onwards, then wraps (its last batch's slots come first, and
+        -- concurrent claims seldom reach for the same slots); the second
+        -- range is scanned only when the first had too few.
         SELECT w.kind, w.name, f.n, n.id, n.attempt, n.rn
         FROM wanted w CROSS JOIN LATERAL (
             SELECT f.n, row_number() OVER (ORDER BY f.part, f.n) - w.retired AS rn
@@ -80,7 +78,9 @@ BEGIN
            ARRAY(SELECT DISTINCT t.pool FROM short t)
     INTO pick, v_down, v_shut;
     IF cardinality(v_down) > 0 THEN
-        PERFORM django_pgflow.turn_down(v_down);
+        SELECT array_agg(b.id), array_agg(b.attempt + 1) INTO v_down, v_down_attempts
+        FROM unnest(p_id, p_attempt) AS b(id, attempt) WHERE b.id = ANY (v_down);
+        PERFORM django_pgflow.turn_down(v_down, v_down_attempts);
     END IF;
     exhausted := ARRAY(SELECT substr(x, 10) FROM unnest(v_shut) x WHERE x LIKE 'resource:%');
     closed := ARRAY(SELECT substr(x, 7) FROM unnest(v_shut) x WHERE x LIKE 'queue:%');
