@@ -65,13 +65,18 @@ class InputEverywhere(Flow):
 
 class Unless(Flow):
     """``notify`` runs unless ``classify`` says the account is blocked; ``report``
-    then gets its parameter's default, and ``audit`` None, for the skipped step."""
+    then gets its parameter's default, and ``audit`` None, for the skipped step.
+    ``announce``, a root step, runs unless the run input says ``quiet``."""
 
     slug = "unless_blocked"
 
-    @step(unless={"dry_run": True})
+    @step()
     def classify(self, input: dict[str, Any]) -> dict[str, str]:
         return {"tier": str(input["tier"])}
+
+    @step(unless={"quiet": True})
+    def announce(self, input: dict[str, Any]) -> str:
+        return "announced"
 
     @step(depends_on=["classify"], unless={"classify": {"tier": "blocked"}})
     def notify(self, classify: dict[str, str]) -> str:
@@ -85,6 +90,20 @@ class Unless(Flow):
     @step(depends_on=["notify"])
     def audit(self, notify: str | None) -> dict[str, Any]:
         return {"notify": notify}
+
+
+class RootMap(Flow):
+    """A map over the run input itself, which must then be an array."""
+
+    slug = "root_map"
+
+    @step(map=True)
+    def each(self, item: int) -> int:
+        return item + 1
+
+    @step(depends_on=["each"])
+    def total(self, each: list[int]) -> int:
+        return sum(each)
 
 
 class Compensated(Flow):
