@@ -1129,7 +1129,7 @@ class Migration(migrations.Migration):
                 "flows/check_flow_step.sql": "92b99d5ab81768149c39c8b54894be5b046ed8033175e3cf1bea22f694c06bc9",
                 "flows/complete_step.sql": "09060782ac9f8031601ee7ef11041e533396e0d9b80032852913ee3091027cc8",
                 "flows/complete_step_task.sql": "6dadaa4637a42024f5b57db501885bc3298f3259969e30e20c6ea33c51ca3450",
-                "flows/create_flow.sql": "d0f44b0fd349361705df04f8408867669ce691b57fcd6376fc36b885ab5a8526",
+                "flows/create_flow.sql": "b435686c215018ccfd79f534b6536f9a3dca9b31c10dd1978db3b26bfca9fb20",
                 "flows/fail_run.sql": "1c42ba86345901a8339a0e671d37d6ae04280be1f80815c0d5b1943542081029",
                 "flows/fail_step_task.sql": "bae59a85bc752fb434848ce551a27c7be62bf66b405b062e070788ea1cbdead9",
                 "flows/flow_changes.sql": "7b3f998fc925adf31bda4aaf751d7322753bc5c17deab3fc0c658f0ca47a2b82",

@@ -19,7 +19,7 @@ DECLARE
 BEGIN
     PERFORM django_pgflow.check_flow(jsonb_build_object(
         'slug', p_flow_slug, 'version', p_version, 'max_attempts', p_max_attempts,
-        'base_delay', p_base_delay, 'timeout', p_timeout, 'steps', '[]', 'deps', '[]'), 0);
+        'base_delay', p_base_delay, 'timeout', p_timeout, 'steps', '[]'::jsonb, 'deps', '[]'::jsonb), 0);
     INSERT INTO pgflow_flow (slug, version, shape_hash, max_attempts, base_delay, timeout, created_at)
     VALUES (p_flow_slug, p_version, 'sql', p_max_attempts, p_base_delay, p_timeout, now())
     ON CONFLICT (slug, version) DO NOTHING
