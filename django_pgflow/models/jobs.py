@@ -223,8 +223,13 @@ class Job(models.Model):
                 name="pgflow_job_step_cascade",
                 when=pgtrigger.After,
                 operation=pgtrigger.Update,
-                condition=pgtrigger.Q(new__run__isnull=False)
-                & pgtrigger.Q(old__status__df=pgtrigger.F("new__status")),
+                # Claims and completions, the common changes, are mirrored
+                # set-based by claim() and complete_many(): not here.
+                condition=pgtrigger.Condition(
+                    'NEW."run_id" IS NOT NULL AND NEW."step_slug" IS NOT NULL'
+                    ' AND OLD."status" IS DISTINCT FROM NEW."status"'
+                    " AND NEW.\"status\" NOT IN ('started', 'completed')"
+                ),
                 func=trigger_body("pgflow_job_step_cascade"),
             ),
             # Gated-ness is decided by the inserting functions (enqueue,

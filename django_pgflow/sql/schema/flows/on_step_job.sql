@@ -18,9 +18,10 @@ BEGIN
     IF p_step_slug IS NULL THEN
         RETURN;  -- a run's compensation job: it moves no step
     END IF;
-    IF p_status IN ('started', 'queued') THEN
-        -- A claim or a retry: mirror it, no cascade, no run lock (a claim of
-        -- tasks of several runs must not lock runs in an arbitrary order).
+    -- Claims ('started') and completions are mirrored set-based by claim()
+    -- and complete_many(); the trigger calls this for every other change.
+    IF p_status = 'queued' THEN
+        -- A retry: mirror it, no cascade, no run lock.
         UPDATE pgflow_step_task SET status = p_status, attempts = p_attempts
         WHERE run_id = p_run_id AND step_slug = p_step_slug AND task_index = p_task_index
           AND job_id = p_job_id AND status IN ('queued', 'started');
@@ -32,8 +33,6 @@ BEGIN
     SELECT status INTO v_run_status FROM pgflow_run WHERE id = p_run_id FOR UPDATE;
     IF NOT FOUND OR v_run_status <> 'started' THEN
         RETURN;  -- the run ended (cancelled, failed): nothing to cascade
-    ELSIF p_status = 'completed' THEN
-        PERFORM django_pgflow.complete_step_task(p_run_id, p_step_slug, p_task_index, p_result);
     ELSIF p_status = 'failed' THEN
         PERFORM django_pgflow.fail_step_task(p_run_id, p_step_slug, p_task_index,
                                       p_errors -> (jsonb_array_length(p_errors) - 1));
@@ -46,6 +45,6 @@ END;
 $$;
 
 COMMENT ON FUNCTION django_pgflow.on_step_job(bigint, text, integer, bigint, text, integer, jsonb, jsonb) IS
-'Called by a trigger whenever a step job changes status: mirrors it onto the step task and cascades completions and final failures through the run, in the same transaction.';
+'Called by a trigger when a step job is requeued, fails or is cancelled: mirrors it onto the step task and cascades final failures through the run, in the same transaction. (Claims and completions are mirrored set-based by claim() and complete_many().)';
 
 REVOKE EXECUTE ON FUNCTION django_pgflow.on_step_job(bigint,text,integer,bigint,text,integer,jsonb,jsonb) FROM PUBLIC;

@@ -89,7 +89,15 @@ BEGIN
         WHERE j.id = ANY (v_ids)
         RETURNING j.id, j.queue::text AS queue, j.task_name::text AS task_name, j.args, j.kwargs,
                   j.attempts, j.priority::integer AS priority, j.timeout, j.run_id, j.task_index,
-                  j.metadata
+                  j.metadata, j.step_slug::text AS step_slug
+    ), step_tasks AS (
+        -- A step's jobs mirror their claim onto their tasks, in this same
+        -- statement: no trigger call per job (nor any run lock).
+        UPDATE pgflow_step_task t SET status = 'started', attempts = c.attempts
+        FROM claimed c
+        WHERE c.run_id IS NOT NULL AND c.step_slug IS NOT NULL
+          AND t.run_id = c.run_id AND t.step_slug = c.step_slug AND t.task_index = c.task_index
+          AND t.job_id = c.id AND t.status IN ('queued', 'started')
     )
     SELECT c.id, c.queue, c.task_name, c.args, c.kwargs, c.attempts, c.priority, c.timeout,
            c.run_id, c.task_index, c.metadata

@@ -22,9 +22,15 @@ SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_bad bigint[] := django_pgflow.unreadable_results(p_ids, p_results);
+    v_held bigint[];
+    v_applied bigint[];
+    v_runs bigint[];
+    v_steps text[];
+    v_indexes integer[];
+    v_outputs jsonb[];
 BEGIN
-    -- Step jobs cascade into their runs (trigger pgflow_job_step_cascade);
-    -- take the run locks up front in id order so that two workers completing
+    -- Step jobs cascade into their runs (complete_step_tasks, below); take
+    -- the run locks up front in id order so that two workers completing
     -- tasks of the same runs cannot deadlock. A worker passes the run ids it
     -- knows from the claim ('{}' for plain jobs: no lookup at all).
     PERFORM 1 FROM pgflow_run
@@ -44,13 +50,39 @@ BEGIN
         ORDER BY r.id;
     END IF;
 
-    RETURN QUERY
-    UPDATE pgflow_job j
-    SET status = 'completed', result = r.result, finished_at = now(), lease_expires_at = NULL
-    FROM unnest(p_ids, p_attempts, p_results) AS r(id, attempt, result)
-    WHERE j.id = r.id AND j.attempts = r.attempt AND j.status = 'started'
-      AND j.worker_id = p_worker_id AND NOT r.id = ANY (v_bad)
-    RETURNING CASE WHEN j.gated THEN (SELECT j.id FROM pg_notify('django_pgflow', '*')) ELSE j.id END;
+    -- One statement completes the jobs; the step jobs among them then cascade
+    -- set-based (complete_step_tasks), not through a trigger call per job.
+    -- The jobs this worker's attempt still holds, locked: one primary-key
+    -- probe each. The probe sees only "id = r.id" (OFFSET 0 keeps the fence
+    -- out of it): with the fence inside, the planner could scan the partial
+    -- lease index of every started job instead, whenever stale statistics
+    -- call it small (a 10,000-task map then took O(n) per completion).
+    v_held := ARRAY(
+        SELECT j.id
+        FROM unnest(p_ids, p_attempts) AS r(id, attempt)
+        CROSS JOIN LATERAL (SELECT j.id, j.status, j.attempts, j.worker_id FROM pgflow_job j
+                            WHERE j.id = r.id OFFSET 0 FOR UPDATE) j
+        WHERE j.status = 'started' AND j.attempts = r.attempt AND j.worker_id = p_worker_id
+          AND NOT r.id = ANY (v_bad));
+    WITH done AS (
+        UPDATE pgflow_job j
+        SET status = 'completed', result = r.result, finished_at = now(), lease_expires_at = NULL
+        FROM unnest(p_ids, p_results) AS r(id, result)
+        WHERE j.id = r.id AND j.id = ANY (v_held)
+        RETURNING j.id, j.gated, j.run_id, j.step_slug, j.task_index, j.result
+    )
+    SELECT coalesce(array_agg(CASE WHEN d.gated THEN (SELECT d.id FROM pg_notify('django_pgflow', '*'))
+                                   ELSE d.id END), '{}'),
+           coalesce(array_agg(d.run_id) FILTER (WHERE d.step_slug IS NOT NULL), '{}'),
+           array_agg(d.step_slug) FILTER (WHERE d.step_slug IS NOT NULL),
+           array_agg(d.task_index) FILTER (WHERE d.step_slug IS NOT NULL),
+           array_agg(d.result) FILTER (WHERE d.step_slug IS NOT NULL)
+    INTO v_applied, v_runs, v_steps, v_indexes, v_outputs
+    FROM done d;
+    IF cardinality(v_runs) > 0 THEN
+        PERFORM django_pgflow.complete_step_tasks(v_runs, v_steps, v_indexes, v_outputs);
+    END IF;
+    RETURN QUERY SELECT unnest(v_applied);
 END;
 $$;
 
