@@ -140,9 +140,8 @@ def measure(rounds: int, offset: float) -> dict[str, list[float]]:
 def report(found: dict[str, list[float]], rounds: int) -> None:
     listen = statistics.median(found["listen"])
     listen95 = p95(found["listen"])
-    print(
-        f"{'waiter':<12} {'median ms':>10} {'p95 ms':>8} {'median ÷ listen':>16} {'p95 ÷ listen':>13}"
-    )
+    header = ("waiter", "median ms", "p95 ms", "median ÷ listen", "p95 ÷ listen")
+    print("{:<12} {:>10} {:>8} {:>16} {:>13}".format(*header))
     for name, values in found.items():
         median, tail = statistics.median(values), p95(values)
         print(
