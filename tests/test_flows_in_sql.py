@@ -25,15 +25,8 @@ from .test_grants import Roles, connect_as, database_url, roles
 __all__ = ["roles"]  # a fixture
 
 EXAMPLE = ROOT / "docs" / "examples" / "sql_worker.py"
-# What the protocol page shows: the flow the example worker runs.
-TEXT_STATS = [
-    "SELECT django_pgflow.create_flow('text_stats', p_max_attempts => 2)",
-    "SELECT django_pgflow.add_step('text_stats', 'words', p_queue => 'text_stats')",
-    "SELECT django_pgflow.add_step('text_stats', 'length', ARRAY['words'], "
-    "p_step_type => 'map', p_queue => 'text_stats')",
-    "SELECT django_pgflow.add_step('text_stats', 'summary', ARRAY['words', 'length'], "
-    "p_queue => 'text_stats')",
-]
+# The flow the example worker runs, as docs/reference/worker-protocol.md shows it.
+TEXT_STATS = ROOT / "docs" / "snippets" / "flow-text-stats.sql"
 # Runs the example with Django and django_pgflow made unimportable.
 WITHOUT_DJANGO = (
     "import runpy, sys\n"
@@ -64,8 +57,7 @@ def refused(query: str, params: list[Any] | None = None) -> str:
 @pytest.mark.django_db(transaction=True)
 def test_a_flow_defined_in_sql_runs_to_completion_on_a_worker_without_django(roles: Roles):
     with connect_as(roles.worker, roles) as service, connect_as(roles.web, roles) as web:
-        for statement in TEXT_STATS:  # a service in another language defines the flow
-            service.execute(statement)
+        service.execute(TEXT_STATS.read_text())  # a service in another language defines it
         run_id = web.execute(
             "SELECT django_pgflow.start_flow('text_stats', %s::jsonb)",
             ['{"title": "greeting", "text": "hello wide world"}'],

@@ -20,10 +20,12 @@ from psycopg.types.json import Jsonb
 
 QUEUES = ["text_stats"]
 LEASE_MARGIN = 30.0  # seconds of lease beyond a job's timeout; heartbeats extend it
-HEARTBEAT_EVERY = 5.0  # seconds: well under PGFLOW["WORKER_DEAD_AFTER"]
+HEARTBEAT_EVERY = 5.0  # seconds: well under DEAD_AFTER
+DEAD_AFTER = 60.0  # seconds without a heartbeat after which a worker's jobs are retried
 
 REGISTER = "SELECT django_pgflow.register_worker(%s, %s, %s, 1)"  # -> worker id
 HEARTBEAT = "SELECT django_pgflow.heartbeat(%s, %s)"
+REAP = "SELECT django_pgflow.reap(%s)"  # any worker's jobs whose lease ran out: retried
 CLAIM = "SELECT id, task_name, args, kwargs, attempts, run_id FROM django_pgflow.claim(%s, %s, 1, %s)"  # noqa: E501  # fmt: skip
 COMPLETE = "SELECT django_pgflow.complete(%s, %s, %s, %s)"  # fenced by worker and attempt
 FAIL = "SELECT django_pgflow.fail(%s, %s, %s, %s)"  # the same; retried while attempts last
@@ -70,6 +72,7 @@ def main(dsn: str, until_run: int | None = None) -> None:
         while not stopping and not (until_run and one(db, RUN_ENDED, until_run)):
             if time.monotonic() - beat > HEARTBEAT_EVERY:  # extends the leases it holds
                 one(db, HEARTBEAT, me, LEASE_MARGIN)
+                one(db, REAP, DEAD_AFTER)
                 beat = time.monotonic()
             jobs = db.execute(CLAIM, [me, QUEUES, LEASE_MARGIN]).fetchall()
             for job in jobs:
