@@ -350,12 +350,13 @@ class Model:
     def step_input(self, run: MRun, slug: str) -> Any:
         if not DEPS[slug]:
             return run.input
-        return {d: run.steps[d].output for d in DEPS[slug]}
+        # A skipped dependency has no key: nothing ran, so there is no output.
+        return {d: run.steps[d].output for d in DEPS[slug] if run.steps[d].status != "skipped"}
 
     def start_step(self, run: MRun, slug: str) -> None:
         step, step_input = run.steps[slug], self.step_input(run, slug)
         if slug in MAP_STEPS:
-            items = step_input[DEPS[slug][0]] if DEPS[slug] else step_input
+            items = step_input.get(DEPS[slug][0]) if DEPS[slug] else step_input
             if not isinstance(items, list):
                 self.fail_run(run, slug, "TypeViolation")
                 return
