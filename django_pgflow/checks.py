@@ -14,6 +14,7 @@ from .exceptions import InvalidJobError, PgflowError
 from .validation import (
     MAX_SECONDS,
     QUEUE_NAME_RE,
+    validate_capacity,
     validate_declared_resources,
     validate_options,
     validate_queue_limit,
@@ -85,6 +86,8 @@ def _check_queue_options(name: str, options: Any) -> list[CheckMessage]:
     errors: list[CheckMessage] = []
     for key, value in options.items():
         if key in QUEUE_LIMIT_NAMES:
+            if value is None:
+                continue  # no limit, as for any other option left unset
             try:
                 validate_queue_limit(key, value)
             except InvalidJobError as error:
@@ -133,14 +136,11 @@ def _check_resources(resources: dict[str, Any]) -> list[CheckMessage]:
                     id="pgflow.E011",
                 )
             )
-        elif isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 0:
-            errors.append(
-                Error(
-                    f"PGFLOW['RESOURCES'][{name!r}] must be a whole capacity >= 0, "
-                    f"got {capacity!r}.",
-                    id="pgflow.E011",
-                )
-            )
+            continue
+        try:
+            validate_capacity(name, capacity)
+        except InvalidJobError as error:
+            errors.append(Error(str(error), id="pgflow.E011"))
     return errors
 
 

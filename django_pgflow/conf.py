@@ -64,12 +64,19 @@ OPTIONS: dict[str, Option] = {
         "its threads; otherwise it claims only for free threads. A value larger than the "
         "concurrency always holds that many (prefetch).",
         0,
+        10_000,
     ),
     "SHUTDOWN_TIMEOUT": Option(
         NUMBER, 30.0, "Seconds running jobs get to finish after SIGTERM.", 0
     ),
+    # The upper bounds below are the SQL core's: sync_limits stores at most
+    # 64 MiB, a claim takes at most 10,000 jobs, a prune batch is an integer.
     "MAX_PAYLOAD_BYTES": Option(
-        (int,), 1_048_576, "Largest JSON payload (args plus kwargs) accepted.", 1
+        (int,),
+        1_048_576,
+        "Largest JSON payload (args plus kwargs, as PostgreSQL prints it) accepted.",
+        1,
+        67_108_864,
     ),
     "RETENTION": Option(
         (dict,),
@@ -80,7 +87,9 @@ OPTIONS: dict[str, Option] = {
     "PRUNE_INTERVAL": Option(
         NUMBER, 0, "Seconds between prunes run by runworkers; 0 disables them.", 0
     ),
-    "PRUNE_BATCH_SIZE": Option((int,), 10_000, "Rows deleted per prune statement.", 1),
+    "PRUNE_BATCH_SIZE": Option(
+        (int,), 10_000, "Rows deleted per prune statement.", 1, 2_147_483_647
+    ),
     "RESOURCES": Option((dict,), {}, "Named resources and their capacities."),
     "PERIODIC": Option(
         (dict,),

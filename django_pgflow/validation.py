@@ -13,6 +13,7 @@ import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any
 
 from .exceptions import InvalidJobError
@@ -23,12 +24,22 @@ PRIORITY_MIN, PRIORITY_MAX = -32768, 32767
 MAX_JSON_DEPTH = 100
 # Numbers every reader can load: Python's json parses an integer of more than
 # 4,300 digits with an error, and PostgreSQL writes 1e5000 out in full. The
-# SQL core applies the same two rules (django_pgflow.json_problem).
+# line is the largest double as JSON writes it, 1.7976931348623157e308: every
+# float passes (its text is at most that), an int passes up to that value. The
+# SQL core draws the same line (django_pgflow.json_problem).
 MAX_JSON_NUMBER = sys.float_info.max
+MAX_JSON_INT = int(Decimal(repr(MAX_JSON_NUMBER)))
 # Longer spans overflow PostgreSQL's timestamps once added to now() (a lease,
 # a retry's run_at), which would make every claim of the queue fail.
 MAX_SECONDS = 10 * 365 * 86400
 BIGINT_MAX = 2**63 - 1
+# The bounds sync_limits stores (django_pgflow.check_limits): a rate of
+# 1 to 1,000,000 starts per 0.001 s to 366 days, 1 to 10,000 jobs of a queue
+# at once, 0 to 10,000 units of a resource (a slot row each).
+RATE_COUNT_MAX = 1_000_000
+RATE_PERIOD_MIN, RATE_PERIOD_MAX = 0.001, 366 * 86400
+CONCURRENCY_MAX = 10_000
+CAPACITY_MAX = 10_000
 
 
 def validate_queue_name(name: Any) -> str:
@@ -53,14 +64,17 @@ def validate_priority(priority: Any) -> int:
 
 
 def validate_positive_number(name: str, value: Any, *, allow_zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-        raise InvalidJobError(f"{name} must be a number of seconds, got {value!r}.")
-    if value < 0 or (value == 0 and not allow_zero) or math.isinf(value):
+    # Compared as they are: an int too large for a float is simply too large.
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise InvalidJobError(f"{name} must be a number of seconds, got {value!r:.80}.")
+    if value < 0 or (value == 0 and not allow_zero) or value == math.inf:
         bound = ">= 0" if allow_zero else "> 0"
-        raise InvalidJobError(f"{name} must be a finite number of seconds {bound}, got {value!r}.")
+        raise InvalidJobError(
+            f"{name} must be a finite number of seconds {bound}, got {value!r:.80}."
+        )
     if value > MAX_SECONDS:
         raise InvalidJobError(
-            f"{name} must be at most {MAX_SECONDS} seconds (10 years), got {value!r}."
+            f"{name} must be at most {MAX_SECONDS} seconds (10 years), got {value!r:.80}."
         )
     return float(value)
 
@@ -136,8 +150,16 @@ def validate_resources(value: Any) -> tuple[tuple[str, int], ...] | None:
                 f"Invalid resource name {name!r}: use 1-63 lowercase letters, digits, '_', "
                 "'-' or '.', starting with a letter or digit."
             )
-        if isinstance(amount, bool) or not isinstance(amount, int) or amount < 1:
-            raise InvalidJobError(f"Resource {name!r} needs a whole amount >= 1, got {amount!r}.")
+        # No capacity exceeds CAPACITY_MAX: a larger amount could never be given.
+        if (
+            isinstance(amount, bool)
+            or not isinstance(amount, int)
+            or not 1 <= amount <= CAPACITY_MAX
+        ):
+            raise InvalidJobError(
+                f"Resource {name!r} needs a whole amount >= 1 and at most {CAPACITY_MAX}, "
+                f"got {amount!r:.80}."
+            )
     return tuple(sorted(value.items())) or None
 
 
@@ -184,21 +206,51 @@ RATE_UNITS = {
 def parse_rate_limit(text: Any) -> tuple[int, float]:
     """``"100/m"`` -> (100, 60.0): at most 100 starts in any 60 seconds. Also ``"5/10s"``."""
     match = RATE_LIMIT_RE.fullmatch(text) if isinstance(text, str) else None
-    if match is None or int(match[1]) < 1 or (match[2] and float(match[2]) <= 0):
+    if match is None:
         raise InvalidJobError(
-            f"Invalid rate limit {text!r}: use '<count>/<unit>' such as '10/s', '100/m', "
-            "'1000/h' or '5/10s' (count >= 1)."
+            f"Invalid rate limit {text!r:.80}: use '<count>/<unit>' such as '10/s', '100/m', "
+            "'1000/h' or '5/10s'."
         )
-    period = float(match[2] or 1) * RATE_UNITS[match[3]]
-    return int(match[1]), period
+    return validate_rate(int(match[1]), float(match[2] or 1) * RATE_UNITS[match[3]])
+
+
+def validate_rate(count: Any, period: Any) -> tuple[int, float]:
+    """``count`` starts (1 to 1,000,000) in any ``period`` seconds (0.001 to 366 days)."""
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= RATE_COUNT_MAX:
+        raise InvalidJobError(
+            f"Invalid rate limit: the count must be a whole number from 1 to {RATE_COUNT_MAX}, "
+            f"got {count!r:.80}."
+        )
+    if (
+        isinstance(period, bool)
+        or not isinstance(period, int | float)
+        or not RATE_PERIOD_MIN <= period <= RATE_PERIOD_MAX
+    ):
+        raise InvalidJobError(
+            f"Invalid rate limit: the period must be from {RATE_PERIOD_MIN} to "
+            f"{RATE_PERIOD_MAX} seconds (366 days), got {period!r:.80}."
+        )
+    return count, float(period)
 
 
 def validate_queue_limit(name: str, value: Any) -> int | tuple[int, float]:
-    """A queue's ``concurrency`` (int >= 1) or ``rate_limit`` ("100/m")."""
+    """A queue's ``concurrency`` (1 to 10,000) or ``rate_limit`` ("100/m")."""
     if name == "rate_limit":
         return parse_rate_limit(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidJobError(f"concurrency must be an int >= 1, got {value!r}.")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= CONCURRENCY_MAX:
+        raise InvalidJobError(
+            f"concurrency must be an int from 1 to {CONCURRENCY_MAX}, got {value!r:.80}."
+        )
+    return value
+
+
+def validate_capacity(name: str, value: Any) -> int:
+    """The capacity of a resource of ``PGFLOW["RESOURCES"]``: 0 to 10,000 units."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= CAPACITY_MAX:
+        raise InvalidJobError(
+            f"PGFLOW['RESOURCES'][{name!r}] must be a whole capacity from 0 to {CAPACITY_MAX}, "
+            f"got {value!r:.80}."
+        )
     return value
 
 
@@ -210,7 +262,7 @@ def _find_non_json(value: Any, path: str, depth: int) -> str | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int):
-        if abs(value) > MAX_JSON_NUMBER:
+        if abs(value) > MAX_JSON_INT:
             return f"{path} is an integer beyond ±{MAX_JSON_NUMBER!r}, which a float cannot hold"
         return None
     if isinstance(value, float):
@@ -242,11 +294,15 @@ def _find_non_json(value: Any, path: str, depth: int) -> str | None:
 
 
 def to_json(value: Any, what: str, max_bytes: int | None = None) -> str:
-    """Serialise ``value`` to JSON text or raise ``InvalidJobError`` naming the culprit."""
+    """Serialise ``value`` to JSON text or raise ``InvalidJobError`` naming the culprit.
+
+    The text is the one PostgreSQL prints for the stored ``jsonb``, so its size
+    is the size the SQL core checks against the same limit.
+    """
     problem = _find_non_json(value, what, 0)
     if problem:
         raise InvalidJobError(f"Not JSON: {problem}.")
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    text = as_postgres_prints(value)
     if max_bytes is not None and len(text.encode("utf-8")) > max_bytes:
         raise InvalidJobError(
             f"{what} is {len(text.encode('utf-8'))} bytes of JSON, over the limit of "
@@ -254,6 +310,43 @@ def to_json(value: Any, what: str, max_bytes: int | None = None) -> str:
             "and pass a reference."
         )
     return text
+
+
+# PostgreSQL prints jsonb with a space after each "," and ":" and writes a
+# number out in full: 1e-05 as 0.00001, 1e+16 as 10000000000000000, -0.0 as
+# 0.0. Floats that Python writes otherwise go through a marked string; user
+# strings never hold the mark, a NUL (_find_non_json refuses it).
+_FLOAT_MARK = "\x00n"
+_MARKED_FLOAT = re.compile(r'"\\u0000n([^"]*)"')
+_MAY_DIFFER = re.compile(r"[0-9]e[-+][0-9]|-0\.0")
+
+
+def as_postgres_prints(value: Any) -> str:
+    """``value`` (plain JSON, checked) as the text of the ``jsonb`` it becomes."""
+    text = json.dumps(value, separators=(", ", ": "), ensure_ascii=False, allow_nan=False)
+    # Substring tests are fast; the regex confirms the rare texts that pass them.
+    if ("e-" in text or "e+" in text or "-0.0" in text) and _MAY_DIFFER.search(text):
+        marked = json.dumps(_mark_floats(value), separators=(", ", ": "), ensure_ascii=False)
+        return _MARKED_FLOAT.sub(lambda match: match[1], marked)
+    return text
+
+
+def _postgres_float(value: float) -> str:
+    text = repr(value)
+    if "e" in text:
+        text = format(Decimal(text), "f")
+    return "0.0" if text == "-0.0" else text
+
+
+def _mark_floats(value: Any) -> Any:
+    if isinstance(value, float):
+        text = _postgres_float(value)
+        return value if text == repr(value) else _FLOAT_MARK + text
+    if isinstance(value, list | tuple):
+        return [_mark_floats(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _mark_floats(item) for key, item in value.items()}
+    return value
 
 
 STEP_TASK_PREFIX = "pgflow.step."

@@ -128,6 +128,9 @@ def test_enqueue_refuses_bad_values_and_stores_nothing(existing, call, match):
     assert_refused(call, InvalidJobError, match)
 
 
+BATCH = "SELECT * FROM django_pgflow.enqueue_batch(%s, %s, %s, %s, %s)"
+OPTS = '[{"queue": "default", "task_name": "t.x"}]'
+
 # --- enqueue_many ----------------------------------------------------------------
 
 ENQUEUE_MANY = [
@@ -432,6 +435,39 @@ SQL_CALLS = [
         "SELECT * FROM django_pgflow.enqueue_many(%s)",
         ['[{"queue": "default", "task_name": "t.x", "timeout": 1e300, "unique_key": "u"}]'],
         "pgflow: enqueue_many job 1: timeout must be",
+    ),
+    # enqueue_batch: options once per group, payloads per job, named by position.
+    (BATCH, ["{}", [0], "[[]]", None, None], "enqueue_batch takes JSON arrays"),
+    (BATCH, [OPTS, [0, 0], "[[]]", None, None], "one option index, args, kwargs and metadata"),
+    (BATCH, [OPTS, [0], "[[]]", "[{}, {}]", None], "one option index, args, kwargs and metadata"),
+    (BATCH, [OPTS, [0, 1], "[[], []]", None, None], "enqueue_batch job 2: no options at index 1"),
+    (BATCH, [OPTS, [0, None], "[[], []]", None, None], "job 2: no options at index <NULL>"),
+    (BATCH, [OPTS, [0, 0], '[[], {"a": 1}]', None, None], "job 2: args must be a JSON array"),
+    (BATCH, [OPTS, [0, 0], "[[], []]", "[{}, [1]]", None], "job 2: kwargs must be a JSON object"),
+    (BATCH, [OPTS, [0, 0], "[[], []]", None, "[null, 1]"], "job 2: metadata must be a JSON obj"),
+    (BATCH, [OPTS, [0, 0], f"[[], {'[' * 150}{']' * 150}]", None, None], "job 2: args is nested"),
+    (BATCH, [OPTS, [0, 0], "[[], [1e400]]", None, None], "job 2: args holds a number beyond"),
+    (
+        BATCH,
+        [OPTS, [0, 0], f'[[], ["{"x" * 2_000_000}"]]', None, None],
+        "job 2: args is 2000004 bytes of JSON, over the limit",
+    ),
+    (
+        BATCH,
+        [
+            '[{"queue": "default", "task_name": "t.x"}, {"queue": "default", "task_name": "t.x", '
+            '"priority": 99999}]',
+            [0, 0, 1],
+            "[[], [], []]",
+            None,
+            None,
+        ],
+        "enqueue_many job 3: priority must be between",
+    ),
+    (
+        BATCH,
+        ['[{"queue": "no such queue!", "task_name": "t.x"}]', [0], "[[]]", None, None],
+        "enqueue_many job 1: invalid queue name",
     ),
     ("SELECT django_pgflow.retry(%s, %s)", [1, -1], "pgflow: retry delay must be"),
     ("SELECT django_pgflow.retry(%s, %s)", [1, math.nan], "pgflow: retry delay must be"),

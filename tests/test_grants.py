@@ -23,7 +23,7 @@ from django.db import connection
 
 from django_pgflow.definitions.sync import sync_flows
 from django_pgflow.models import Job, WorkflowRun
-from django_pgflow.sql import INLINED
+from django_pgflow.sql import PURE
 from testproject.example.models import Execution
 
 from .conftest import ROOT, subprocess_env
@@ -33,7 +33,15 @@ SNIPPETS = ROOT / "docs" / "snippets"
 PLACEHOLDERS = {"web": "myapp_web", "worker": "myapp_worker"}
 # What the example tasks themselves touch: a project grants its own tables.
 EXAMPLE_TABLES = ("example_document", "example_execution")
-WEB_ENTRY_POINTS = {"enqueue", "enqueue_many", "start_flow", "cancel", "retry", "cancel_run"}
+WEB_ENTRY_POINTS = {
+    "enqueue",
+    "enqueue_many",
+    "enqueue_batch",
+    "start_flow",
+    "cancel",
+    "retry",
+    "cancel_run",
+}
 WEB_ENTRY_POINTS |= {"resume_run", "run_now", "get_run_with_states"}
 WORKER_ENTRY_POINTS = {"register_worker", "heartbeat", "claim", "complete", "complete_many"}
 WORKER_ENTRY_POINTS |= {"complete_and_claim", "fail", "release", "release_unknown", "stop_worker"}
@@ -390,7 +398,7 @@ def test_every_function_searches_pg_temp_last():
         "NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c"
         " WHERE c LIKE 'search\\_path=%' AND c LIKE '%, pg\\_temp')"
     )
-    loose -= INLINED  # no SET at all, so that they inline; granted to no one
+    loose -= PURE  # no SET at all: they read no table, granted to no one
     assert not loose, f"{sorted(loose)}: restate SET search_path with pg_temp last (0011)"
 
 

@@ -17,7 +17,7 @@ from django.db import connection, connections
 
 from django_pgflow import migrations as migrations_package
 from django_pgflow.sql import (
-    INLINED,
+    PURE,
     PREAMBLE,
     SCHEMA_DIR,
     InstallSQL,
@@ -83,10 +83,12 @@ def test_each_function_file_carries_its_rights_and_says_what_it_guarantees():
     for name, kind, defined in _definitions():
         text = read(name)
         assert f"COMMENT ON {kind.upper()}" in text, f"{name}: no COMMENT ON {kind.upper()}"
-        if kind == "function" and defined in INLINED:
-            assert "\nSET " not in text and "SECURITY DEFINER" not in text, f"{name} is inlined"
+        if kind == "function" and defined in PURE:
+            assert "\nSET " not in text and "SECURITY DEFINER" not in text, f"{name} is pure"
             body = text.split("AS $$", 1)[1].split("$$;", 1)[0]
-            assert "FROM " not in body, f"{name}: an inlined function reads no table"
+            assert "pgflow_" not in body, f"{name}: a pure function reads no table"
+            called = set(re.findall(r"django_pgflow\.(\w+)\(", body))
+            assert called <= PURE, f"{name} calls {sorted(called - PURE)}, which are not pure"
         elif kind == "function":
             assert "SET search_path FROM CURRENT" in text, f"{name}: search_path not fixed"
         if kind == "function":

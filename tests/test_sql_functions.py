@@ -9,7 +9,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 
 from django_pgflow.models import Job, Worker
-from django_pgflow.sql import INLINED
+from django_pgflow.sql import PURE
 from django_pgflow.worker.connection import connect
 from testproject.example.tasks import record
 
@@ -69,6 +69,38 @@ def test_enqueue_many_rejects_a_non_array_and_bad_rows_atomically():
     with pytest.raises(DatabaseError, match="invalid queue name"), transaction.atomic():
         q("SELECT * FROM django_pgflow.enqueue_many(%s::jsonb)", bad)
     assert Job.objects.count() == 0
+
+
+def test_enqueue_batch_sends_each_set_of_options_once_and_keeps_positions():
+    held = enqueue(unique_key="held")
+    options = [
+        {"queue": "default", "task_name": "t.a", "priority": 5, "delay": 60},
+        {"queue": "default", "task_name": "t.b", "unique_key": "held"},
+        {"queue": "default", "task_name": "t.c", "lock_key": "gpu", "max_attempts": 7},
+    ]
+    rows = q(
+        "SELECT ord, id FROM django_pgflow.enqueue_batch(%s, %s, %s, %s, %s)",
+        json.dumps(options),
+        [0, 1, 2, 0],
+        json.dumps([[1], [2], [3], [4]]),
+        json.dumps([{}, {}, {"k": "v"}, {}]),
+        json.dumps([None, None, None, {"tenant": 9}]),
+    )
+    ids = dict(rows)
+    assert sorted(ids) == [1, 2, 3, 4]
+    assert ids[2] == held  # the active job of the unique key, not a new one
+    jobs = {job.pk: job for job in Job.objects.filter(pk__in=ids.values())}
+    first, third, fourth = jobs[ids[1]], jobs[ids[3]], jobs[ids[4]]
+    assert (first.task_name, first.args, first.priority) == ("t.a", [1], 5)
+    assert first.run_at > first.created_at  # delay 60
+    assert (fourth.task_name, fourth.args, fourth.metadata) == ("t.a", [4], {"tenant": 9})
+    assert (third.kwargs, third.lock_key, third.gated, third.max_attempts) == (
+        {"k": "v"},
+        "gpu",
+        True,
+        7,
+    )
+    assert not first.gated and first.metadata == {} and first.kwargs == {}
 
 
 def test_database_refuses_out_of_range_values():
@@ -404,7 +436,7 @@ def test_sql_functions_are_schema_qualified_with_fixed_search_path():
     )
     assert len(rows) >= 15
     for name, config, comment in rows:
-        if name not in INLINED:  # no SET, so that they inline (tests/test_schema.py)
+        if name not in PURE:  # no SET: they read no table (tests/test_schema.py)
             assert config and any(c.startswith("search_path=") for c in config), name
         assert comment, f"pgflow.{name} has no COMMENT ON FUNCTION"
 

@@ -96,13 +96,13 @@ class Schedule:
         An item of ``django_pgflow.enqueue_many``. Raises ``UnknownTaskError`` or
         ``InvalidJobError`` when that job could not be enqueued.
         """
-        from ..queue.api import _spec_json
+        from ..queue.api import spec_json
         from . import registry
 
         defaults = registry.get_task(self.task_name).options
         options = self.options.merged_over(defaults)
         spec = JobSpec(self.task_name, self.args, self.kwargs, options)
-        return _spec_json(spec, {}, None)
+        return spec_json(spec)
 
     def ticks_around(self, now: dt.datetime) -> tuple[dt.datetime | None, dt.datetime | None]:
         """The latest tick at or before ``now`` and the first one after it.

@@ -28,8 +28,14 @@ from ..definitions.task import (
 from ..models import Job
 from ..setup_errors import not_migrated
 
+# The job comes back as its columns in the model's order, so that the Job is
+# built from them directly (Job.objects.raw cost as much as the insert itself).
+JOB_FIELDS = Job._meta.concrete_fields
+JOB_ATTNAMES = [field.attname for field in JOB_FIELDS]
+JOB_DECODED = [(i, field) for i, field in enumerate(JOB_FIELDS) if hasattr(field, "from_db_value")]
+JOB_COLUMNS = ", ".join(str(field.column) for field in JOB_FIELDS)
 ENQUEUE_SQL = (
-    "SELECT * FROM django_pgflow.enqueue("
+    f"SELECT {JOB_COLUMNS} FROM django_pgflow.enqueue("
     "%s, %s, %s::jsonb, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s::jsonb)"
 )
 
@@ -115,11 +121,16 @@ def _metadata(spec: JobSpec, carrier: dict[str, str] | None) -> dict[str, Any] |
 
 
 def _insert(params: list[Any], using: str) -> Job:
+    connection = connections[using]
     try:
-        with validation.refused_by_sql():
-            return next(iter(Job.objects.using(using).raw(ENQUEUE_SQL, params)))
+        with validation.refused_by_sql(), connection.cursor() as cursor:
+            cursor.execute(ENQUEUE_SQL, params)
+            values = list(cursor.fetchone())
     except ProgrammingError as error:
         raise (not_migrated(error, using) or error) from error
+    for index, field in JOB_DECODED:
+        values[index] = field.from_db_value(values[index], None, connection)
+    return Job.from_db(using, JOB_ATTNAMES, values)
 
 
 def _send_enqueued(job_id: int, task_name: str, queue: str | None, job: Job | None) -> None:
@@ -196,20 +207,58 @@ def _options_json(spec: JobSpec, options: JobOptions) -> str:
     return json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
 
 
-def _spec_json(
-    spec: JobSpec, resolved: dict[tuple[str, JobOptions], str], carrier: dict[str, str] | None
-) -> str:
-    # Specs of one task with the same options resolve alike: do it once.
-    key = (spec.task_name, spec.options)
-    fields = resolved.get(key)
-    if fields is None:
-        fields = resolved[key] = _options_json(spec, _resolved(spec))
+def spec_json(spec: JobSpec) -> str:
+    """One job as an item of the SQL ``enqueue_many()`` (a schedule's job is stored so)."""
     args, kwargs = _payload(spec)
-    metadata = _metadata(spec, carrier)
-    if metadata:
-        extra = validation.to_json(metadata, "metadata", max_bytes=METADATA_BYTES)
-        return f'{fields[:-1]},"args":{args},"kwargs":{kwargs},"metadata":{extra}}}'
+    fields = _options_json(spec, _resolved(spec))
     return f'{fields[:-1]},"args":{args},"kwargs":{kwargs}}}'
+
+
+class _Batch:
+    """enqueue_batch()'s arguments, built spec by spec: each distinct set of options
+    is sent once, and each job names its set by index."""
+
+    def __init__(self, carrier: dict[str, str] | None) -> None:
+        self.carrier = carrier
+        self.groups: dict[tuple[str, JobOptions], int] = {}
+        self.options: list[str] = []
+        self.option: list[int] = []
+        self.args: list[str] = []
+        self.kwargs: list[str] = []
+        self.metadata: list[str] = []
+        self.any_kwargs = False
+        self.any_metadata = False
+
+    def add(self, spec: JobSpec) -> None:
+        key = (spec.task_name, spec.options)
+        group = self.groups.get(key)
+        if group is None:
+            group = self.groups[key] = len(self.options)
+            self.options.append(_options_json(spec, _resolved(spec)))
+        args, kwargs = _payload(spec)
+        metadata = _metadata(spec, self.carrier)
+        self.option.append(group)
+        self.args.append(args)
+        self.kwargs.append(kwargs)
+        self.any_kwargs = self.any_kwargs or kwargs != "{}"
+        if metadata:
+            self.metadata.append(validation.to_json(metadata, "metadata", METADATA_BYTES))
+            self.any_metadata = True
+        else:
+            self.metadata.append("null")
+
+    def params(self) -> list[Any]:
+        return [
+            _json_array(self.options),
+            self.option,
+            _json_array(self.args),
+            _json_array(self.kwargs) if self.any_kwargs else None,
+            _json_array(self.metadata) if self.any_metadata else None,
+        ]
+
+
+def _json_array(items: list[str]) -> str:
+    return "[" + ",".join(items) + "]"
 
 
 def enqueue_many(specs: Iterable[JobSpec], *, using: str = "default") -> list[int]:
@@ -232,10 +281,11 @@ def enqueue_many(specs: Iterable[JobSpec], *, using: str = "default") -> list[in
             )
     if not specs_list:
         return []
-    resolved: dict[tuple[str, JobOptions], str] = {}
     with otel.enqueue_span("enqueue_many", None) as carrier:
-        items = [_spec_json(spec, resolved, carrier) for spec in specs_list]
-        ids = _insert_many("[" + ",".join(items) + "]", using)
+        batch = _Batch(carrier)
+        for spec in specs_list:
+            batch.add(spec)
+        ids = _insert_many(batch.params(), using)
     if signals.job_enqueued.receivers:
         for spec, job_id in zip(specs_list, ids, strict=True):
             queue = spec.options.queue or pgflow_settings.DEFAULT_QUEUE
@@ -243,10 +293,16 @@ def enqueue_many(specs: Iterable[JobSpec], *, using: str = "default") -> list[in
     return ids
 
 
-def _insert_many(payload: str, using: str) -> list[int]:
+ENQUEUE_BATCH_SQL = (
+    "SELECT ord, id FROM django_pgflow.enqueue_batch(%s::jsonb, %s::integer[], %s::jsonb, "
+    "%s::jsonb, %s::jsonb)"
+)
+
+
+def _insert_many(params: list[Any], using: str) -> list[int]:
     try:
         with validation.refused_by_sql(), connections[using].cursor() as cursor:
-            cursor.execute("SELECT ord, id FROM django_pgflow.enqueue_many(%s::jsonb)", [payload])
+            cursor.execute(ENQUEUE_BATCH_SQL, params)
             rows = cursor.fetchall()
     except ProgrammingError as error:
         raise (not_migrated(error, using) or error) from error

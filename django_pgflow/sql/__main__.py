@@ -5,6 +5,10 @@ latest migration naming it pinned, and prints the ``InstallSQL`` operation
 that installs the changed and new ones, to paste into a new migration
 (``python manage.py makemigrations django_pgflow --empty -n what_changed``).
 Exits 1 while anything is out of date, 0 when the migrations are current.
+
+``python -m django_pgflow.sql reference`` rewrites the generated regions of
+``docs/reference/sql.md`` from the schema (see ``reference.py``);
+``reference --check`` only says whether the page is current (exit 1 if not).
 """
 
 from __future__ import annotations
@@ -46,7 +50,38 @@ def _setup_django() -> None:
     django.setup()
 
 
-def main() -> int:
+def write_reference(check: bool) -> int:
+    """Rewrite the page's generated regions (or, with ``check``, compare)."""
+    from . import reference
+
+    if not reference.PAGE.is_file():
+        print(f"No {reference.PAGE}: run this from a checkout of django-pgflow.")
+        return 1
+    page = reference.PAGE.read_text()
+    missing = reference.missing(page)
+    if missing:
+        print(f"{reference.PAGE} has no region for: {', '.join(missing)}")
+        print("Add <!-- sql-reference: NAME --> <!-- /sql-reference --> where each belongs.")
+        return 1
+    current = reference.update(page)
+    if current == page:
+        print(f"{reference.PAGE} is current.")
+        return 0
+    if check:
+        print(f"{reference.PAGE} is out of date: run python -m django_pgflow.sql reference")
+        return 1
+    reference.PAGE.write_text(current)
+    print(f"Rewrote the generated regions of {reference.PAGE}.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["reference"] and set(args[1:]) <= {"--check"}:
+        return write_reference(check="--check" in args)
+    if args:
+        print("usage: python -m django_pgflow.sql [reference [--check]]", file=sys.stderr)
+        return 2
     _setup_django()
     changed = out_of_date()
     if not changed:

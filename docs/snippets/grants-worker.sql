@@ -30,6 +30,7 @@ GRANT EXECUTE ON FUNCTION
     django_pgflow.enqueue(text, text, jsonb, jsonb, integer, timestamptz, float8,
                           integer, float8, float8, float8, text, jsonb, text, jsonb),
     django_pgflow.enqueue_many(jsonb),
+    django_pgflow.enqueue_batch(jsonb, integer[], jsonb, jsonb, jsonb),
     django_pgflow.start_flow(text, jsonb, text, jsonb),
     django_pgflow.get_run_with_states(bigint),
     -- Flows defined in SQL by a service in another language.

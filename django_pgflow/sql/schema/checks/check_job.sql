@@ -19,8 +19,12 @@ SET search_path FROM CURRENT
 AS $$
 DECLARE
     v_size integer;
+    v_max integer;
+    v_checked text;
 BEGIN
-    PERFORM django_pgflow.check_queue_name(p_queue);
+    -- Checks are assignments, not PERFORMs: PL/pgSQL evaluates an assignment
+    -- as a simple expression, without a trip through the executor.
+    v_checked := django_pgflow.check_queue_name(p_queue);
     IF p_task_name IS NULL OR length(p_task_name) > 255
        OR p_task_name !~ '^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$' THEN
         RAISE EXCEPTION 'pgflow: invalid task name %', quote_literal(coalesce(p_task_name, 'NULL'))
@@ -40,10 +44,14 @@ BEGIN
         RAISE EXCEPTION 'pgflow: kwargs must be a JSON object, got %', coalesce(jsonb_typeof(p_kwargs), 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    v_size := django_pgflow.check_json('args', p_args) + django_pgflow.check_json('kwargs', p_kwargs);
-    IF v_size > django_pgflow.max_payload_bytes() THEN
-        RAISE EXCEPTION 'pgflow: args and kwargs are % bytes of JSON, over the limit of % bytes',
-                v_size, django_pgflow.max_payload_bytes()
+    -- Sizes first, one lookup of the limit; check_json() runs only to name
+    -- what is wrong.
+    v_max := django_pgflow.max_payload_bytes();
+    v_size := octet_length(p_args::text) + octet_length(p_kwargs::text);
+    IF v_size > v_max OR django_pgflow.json_problem(p_args) IS NOT NULL
+       OR django_pgflow.json_problem(p_kwargs) IS NOT NULL THEN
+        v_size := django_pgflow.check_json('args', p_args, v_max) + django_pgflow.check_json('kwargs', p_kwargs, v_max);
+        RAISE EXCEPTION 'pgflow: args and kwargs are % bytes of JSON, over the limit of % bytes', v_size, v_max
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'PGFLOW["MAX_PAYLOAD_BYTES"] sets the limit. Store large data elsewhere and pass a reference.';
     END IF;
@@ -56,17 +64,21 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF p_delay IS NOT NULL THEN
-        PERFORM django_pgflow.check_seconds('delay', p_delay);
+        v_checked := django_pgflow.check_seconds('delay', p_delay);
+        IF p_run_at IS NOT NULL THEN
+            RAISE EXCEPTION 'pgflow: pass run_at or delay, not both'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
     END IF;
     IF p_max_attempts IS NULL OR p_max_attempts NOT BETWEEN 1 AND 1000000 THEN
         RAISE EXCEPTION 'pgflow: max_attempts must be between 1 and 1000000, got %', coalesce(p_max_attempts::text, 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    PERFORM django_pgflow.check_seconds('retry_delay', p_retry_delay);
-    PERFORM django_pgflow.check_seconds('max_retry_delay', p_max_retry_delay);
-    PERFORM django_pgflow.check_seconds('timeout', p_timeout, false);
-    PERFORM django_pgflow.check_key('unique_key', p_unique_key),
-            django_pgflow.check_key('lock_key', p_lock_key);
+    v_checked := django_pgflow.check_seconds('retry_delay', p_retry_delay);
+    v_checked := django_pgflow.check_seconds('max_retry_delay', p_max_retry_delay);
+    v_checked := django_pgflow.check_seconds('timeout', p_timeout, false);
+    v_checked := django_pgflow.check_key('unique_key', p_unique_key);
+    v_checked := django_pgflow.check_key('lock_key', p_lock_key);
     RETURN p_queue;
 END;
 $$;

@@ -7,6 +7,7 @@ DECLARE
     v_key text;
     v_type text;
     v_run_at timestamptz;
+    v_problem text;
 BEGIN
     IF jsonb_typeof(p_job) IS DISTINCT FROM 'object' THEN
         RAISE EXCEPTION 'pgflow: enqueue_many job % must be a JSON object, got %', p_ord, coalesce(jsonb_typeof(p_job), 'NULL')
@@ -27,8 +28,14 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
     END LOOP;
-    IF (p_job->>'priority')::numeric % 1 <> 0 OR (p_job->>'max_attempts')::numeric % 1 <> 0 THEN
-        RAISE EXCEPTION 'pgflow: enqueue_many job %: priority and max_attempts must be whole numbers', p_ord
+    -- Numbers a cast below could not take (1e400): refused, named, not overflowed.
+    v_problem := django_pgflow.json_problem(p_job - 'args' - 'kwargs');
+    IF v_problem IS NOT NULL THEN
+        RAISE EXCEPTION 'pgflow: enqueue_many job % %', p_ord, v_problem
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF scale((p_job->>'priority')::numeric) > 0 OR scale((p_job->>'max_attempts')::numeric) > 0 THEN
+        RAISE EXCEPTION 'pgflow: enqueue_many job %: priority and max_attempts must be whole numbers (1, not 1.0)', p_ord
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF abs((p_job->>'priority')::numeric) > 32768 OR abs((p_job->>'max_attempts')::numeric) > 1000000 THEN

@@ -1,7 +1,6 @@
 CREATE OR REPLACE FUNCTION django_pgflow.check_key(p_what text, p_key text)
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE
-SET search_path FROM CURRENT
 AS $$
 BEGIN
     IF p_key = '' OR length(p_key) > 255 THEN

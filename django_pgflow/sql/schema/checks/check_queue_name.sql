@@ -1,7 +1,6 @@
 CREATE OR REPLACE FUNCTION django_pgflow.check_queue_name(p_queue text)
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE
-SET search_path FROM CURRENT
 AS $$
 BEGIN
     IF p_queue IS NULL OR p_queue !~ '^[a-z0-9][a-z0-9_.\-]{0,62}$' THEN

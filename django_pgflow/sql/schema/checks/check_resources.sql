@@ -1,7 +1,6 @@
 CREATE OR REPLACE FUNCTION django_pgflow.check_resources(p_resources jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE
-SET search_path FROM CURRENT
 AS $$
 DECLARE
     v_key text;
@@ -19,9 +18,10 @@ BEGIN
             RAISE EXCEPTION 'pgflow: invalid resource name %', quote_literal(v_key)
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
+        -- No capacity exceeds 10000 (check_limits): more could never be given.
         IF jsonb_typeof(v_value) IS DISTINCT FROM 'number'
-           OR v_value::numeric <> trunc(v_value::numeric) OR v_value::numeric < 1 THEN
-            RAISE EXCEPTION 'pgflow: resource % needs a whole amount >= 1, got %', v_key, v_value
+           OR scale(v_value::numeric) > 0 OR v_value::numeric NOT BETWEEN 1 AND 10000 THEN
+            RAISE EXCEPTION 'pgflow: resource % needs a whole amount >= 1 and at most 10000, got %', v_key, v_value
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
     END LOOP;
@@ -30,6 +30,6 @@ END;
 $$;
 
 COMMENT ON FUNCTION django_pgflow.check_resources(jsonb) IS
-'Returns a job''s resources ({"name": amount, ...}) if valid, NULL for none; raises on a bad name or amount.';
+'Returns a job''s resources ({"name": amount, ...}) if valid, NULL for none; raises invalid_parameter_value on a name that is not a queue-style name or an amount that is not a whole number from 1 to 10000 (written without a fraction, as django_pgflow.validation.validate_resources requires an int).';
 
 REVOKE EXECUTE ON FUNCTION django_pgflow.check_resources(jsonb) FROM PUBLIC;

@@ -1,7 +1,6 @@
 CREATE OR REPLACE FUNCTION django_pgflow.check_seconds(p_what text, p_value float8, p_allow_zero boolean DEFAULT true)
 RETURNS float8
 LANGUAGE plpgsql IMMUTABLE
-SET search_path FROM CURRENT
 AS $$
 BEGIN
     -- PostgreSQL orders NaN above every number, Infinity included: the upper

@@ -3,13 +3,13 @@ CREATE OR REPLACE FUNCTION django_pgflow.check_whole(
 )
 RETURNS integer
 LANGUAGE plpgsql IMMUTABLE
-SET search_path FROM CURRENT
 AS $$
 BEGIN
     IF p_optional AND (p_value IS NULL OR p_value = 'null') THEN
         RETURN NULL;
     END IF;
-    IF jsonb_typeof(p_value) IS DISTINCT FROM 'number' OR p_value::numeric % 1 <> 0
+    -- Whole as written: 2.0 is refused like Python refuses the float 2.0.
+    IF jsonb_typeof(p_value) IS DISTINCT FROM 'number' OR scale(p_value::numeric) > 0
        OR p_value::numeric NOT BETWEEN p_min AND p_max THEN
         RAISE EXCEPTION 'pgflow: % must be a whole number from % to %, got %', p_what, p_min, p_max, coalesce(p_value::text, 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
@@ -19,6 +19,6 @@ END;
 $$;
 
 COMMENT ON FUNCTION django_pgflow.check_whole(text, jsonb, integer, integer, boolean) IS
-'Returns p_value as an integer when it is a JSON whole number from p_min to p_max (or absent, when p_optional), else raises invalid_parameter_value naming p_what.';
+'Returns p_value as an integer when it is a JSON whole number (written without a fraction: 2, not 2.0) from p_min to p_max (or absent, when p_optional), else raises invalid_parameter_value naming p_what.';
 
 REVOKE EXECUTE ON FUNCTION django_pgflow.check_whole(text,jsonb,integer,integer,boolean) FROM PUBLIC;

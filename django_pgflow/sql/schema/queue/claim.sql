@@ -92,10 +92,11 @@ BEGIN
                   j.metadata, j.step_slug::text AS step_slug
     ), step_tasks AS (
         -- A step's jobs mirror their claim onto their tasks, in this same
-        -- statement: no trigger call per job (nor any run lock).
+        -- statement: no trigger call per job, no run lock; by index even when
+        -- statistics predate the tasks (a map's, made after the last ANALYZE).
         UPDATE pgflow_step_task t SET status = 'started', attempts = c.attempts
         FROM claimed c
-        WHERE c.run_id IS NOT NULL AND c.step_slug IS NOT NULL
+        WHERE t.job_id = ANY (v_ids) AND c.run_id IS NOT NULL AND c.step_slug IS NOT NULL
           AND t.run_id = c.run_id AND t.step_slug = c.step_slug AND t.task_index = c.task_index
           AND t.job_id = c.id AND t.status IN ('queued', 'started')
     )

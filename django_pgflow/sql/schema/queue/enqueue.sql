@@ -22,10 +22,15 @@ SET search_path FROM CURRENT
 AS $$
 DECLARE
     v_job pgflow_job;
-    v_resources jsonb := django_pgflow.check_possible(django_pgflow.check_resources(p_resources));
-    v_metadata jsonb := django_pgflow.check_metadata(p_metadata);
+    -- Most jobs ask for no resources and carry no metadata: their checks
+    -- (each a function with a pinned search_path) are skipped then.
+    v_resources jsonb := CASE WHEN p_resources IS NOT NULL
+        THEN django_pgflow.check_possible(django_pgflow.check_resources(p_resources)) END;
+    v_metadata jsonb := CASE WHEN p_metadata IS NULL THEN '{}'
+        ELSE django_pgflow.check_metadata(p_metadata) END;
+    v_queue text;
 BEGIN
-    PERFORM django_pgflow.check_job(
+    v_queue := django_pgflow.check_job(
         p_queue, p_task_name, p_args, p_kwargs, p_priority, p_run_at, p_delay, p_max_attempts,
         p_retry_delay, p_max_retry_delay, p_timeout, p_unique_key, p_lock_key
     );

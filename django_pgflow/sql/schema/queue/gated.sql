@@ -3,7 +3,7 @@
 -- limits is looked up by the caller (once per call for a batch). A plain SQL
 -- function with no SET clause, so that PostgreSQL inlines it into the
 -- statements that call it row by row; it reads no table and is granted to no
--- one (django_pgflow.sql.INLINED lists such functions for the tests).
+-- one (django_pgflow.sql.PURE lists such functions for the tests).
 CREATE OR REPLACE FUNCTION django_pgflow.gated(p_resources jsonb, p_lock_key text, p_limited_queue boolean)
 RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
