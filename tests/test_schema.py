@@ -17,8 +17,8 @@ from django.db import connection, connections
 
 from django_pgflow import migrations as migrations_package
 from django_pgflow.sql import (
-    PURE,
     PREAMBLE,
+    PURE,
     SCHEMA_DIR,
     InstallSQL,
     digest,
@@ -135,6 +135,9 @@ def _build_from_models_and_schema() -> None:
         cursor.execute(PREAMBLE + "\n\n".join(read(name) for name in schema_files()))
 
 
+# The mark makes the default connection the test database's, even when this
+# test runs alone (without it, the settings' own database was compared).
+@pytest.mark.django_db
 def test_migrating_gives_the_catalog_of_the_models_and_the_schema_files(canonical_database):
     """Functions (definition, config, security, grants), views, triggers,
     indexes, constraints, columns: migrate and the canonical files agree."""

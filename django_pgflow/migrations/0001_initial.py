@@ -22,6 +22,10 @@ class Migration(migrations.Migration):
     dependencies = []
 
     operations = [
+        migrations.RunSQL(
+            sql="",
+            reverse_sql="DROP FUNCTION IF EXISTS pgtrigger_pgflow_job_attempts_monotonic_a7820();\nDROP FUNCTION IF EXISTS pgtrigger_pgflow_job_free_deleted_cd360();\nDROP FUNCTION IF EXISTS pgtrigger_pgflow_job_free_truncated_7d7ce();\nDROP FUNCTION IF EXISTS pgtrigger_pgflow_job_gate_requeue_f662c();\nDROP FUNCTION IF EXISTS pgtrigger_pgflow_job_notify_insert_2fceb();\nDROP FUNCTION IF EXISTS pgtrigger_pgflow_job_notify_release_9ad84();\nDROP FUNCTION IF EXISTS pgtrigger_pgflow_job_notify_requeue_38601();\nDROP FUNCTION IF EXISTS pgtrigger_pgflow_job_status_fsm_c9657();\nDROP FUNCTION IF EXISTS pgtrigger_pgflow_job_step_cascade_fe27b();\nDROP FUNCTION IF EXISTS pgtrigger_pgflow_run_status_fsm_57414();\nDROP FUNCTION IF EXISTS pgtrigger_pgflow_step_state_status_fsm_27b71();\nDROP FUNCTION IF EXISTS pgtrigger_pgflow_step_task_status_fsm_f3c62();\n",
+        ),
         migrations.CreateModel(
             name="Job",
             fields=[

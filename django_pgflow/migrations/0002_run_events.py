@@ -21,6 +21,10 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.RunSQL(
+            sql="",
+            reverse_sql="DROP FUNCTION IF EXISTS pgtrigger_pgflow_run_event_67abb();\nDROP FUNCTION IF EXISTS pgtrigger_pgflow_run_forget_events_3aa0f();\nDROP FUNCTION IF EXISTS pgtrigger_pgflow_run_started_event_388f8();\nDROP FUNCTION IF EXISTS pgtrigger_pgflow_step_state_event_b65b0();\n",
+        ),
         migrations.CreateModel(
             name="RunEvent",
             fields=[
