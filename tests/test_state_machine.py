@@ -429,7 +429,7 @@ class Model:
     def start_step(self, run: MRun, slug: str) -> None:
         step, step_input = run.steps[slug], self.step_input(run, slug)
         if slug in MAP_STEPS:
-            items = step_input[DEPS[slug][0]] if DEPS[slug] else step_input
+            items = step_input.get(DEPS[slug][0]) if DEPS[slug] else step_input
             if not isinstance(items, list):
                 self.fail_run(run, slug, "TypeViolation")
                 return

@@ -85,6 +85,7 @@ class JobAdmin(OperatorAdmin):
         "run_step",
         "args_json",
         "kwargs_json",
+        "metadata_json",
         "unique_key",
         "resources_json",
         "lock_key",
@@ -108,7 +109,7 @@ class JobAdmin(OperatorAdmin):
     )
     fieldsets = (
         (None, {"fields": ("id", "task_name", "queue", "status_badge", "priority", "run_step")}),
-        ("Call", {"fields": ("args_json", "kwargs_json", "unique_key")}),
+        ("Call", {"fields": ("args_json", "kwargs_json", "metadata_json", "unique_key")}),
         ("Gates", {"fields": ("resources_json", "lock_key", "waited_for")}),
         (
             "Attempts",
@@ -282,6 +283,11 @@ class JobAdmin(OperatorAdmin):
     @admin.display(description="kwargs")
     def kwargs_json(self, obj: Any) -> SafeString:
         return display.raw_json(obj.kwargs_text, obj.kwargs_size)
+
+    @admin.display(description="metadata")
+    def metadata_json(self, obj: Any) -> SafeString:
+        """What travels with the job beside its arguments: trace, tenant, request id."""
+        return display.raw_json(obj.metadata_text, obj.metadata_size)
 
     @admin.display(description="result")
     def result_json(self, obj: Any) -> SafeString:

@@ -16,7 +16,7 @@ from django.db.models.functions import Cast, Left, Length
 
 from .display import MAX_JSON_CHARS
 
-JOB_JSON_FIELDS = ("args", "kwargs", "result", "errors", "resources")
+JOB_JSON_FIELDS = ("args", "kwargs", "result", "errors", "resources", "metadata")
 
 
 def rows(query: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:

@@ -29,6 +29,7 @@ from .queries import rows, with_json_text
 from .readonly import render_read_only
 
 TASKS_PER_PAGE = 50
+RUN_JSON_FIELDS = ("input", "output", "error", "metadata")
 TASK_STATUSES = ("queued", "started", "completed", "failed", "cancelled")
 
 # Steps and map tasks done per run, for a page of runs: counters kept by the
@@ -97,7 +98,7 @@ class WorkflowRunAdmin(OperatorAdmin):
         return queryset.filter(run_key__icontains=term) if term else queryset, False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[WorkflowRun]:
-        return super().get_queryset(request).defer("input", "output", "error")
+        return super().get_queryset(request).defer(*RUN_JSON_FIELDS)
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return page_changelist(run_progress, PROGRESS_DEFAULTS)
@@ -165,13 +166,14 @@ class WorkflowRunAdmin(OperatorAdmin):
             "run_input": display.raw_json(run.input_text, run.input_size),
             "run_output": display.raw_json(run.output_text, run.output_size),
             "run_error": display.raw_json(run.error_text, run.error_size),
+            "run_metadata": display.raw_json(run.metadata_text, run.metadata_size),
         }
         return TemplateResponse(request, "admin/django_pgflow/workflowrun/detail.html", context)
 
     def _run(self, object_id: str) -> Any:
-        queryset = with_json_text(WorkflowRun.objects.all(), ("input", "output", "error"))
+        queryset = with_json_text(WorkflowRun.objects.all(), RUN_JSON_FIELDS)
         run = (
-            queryset.defer("input", "output", "error")
+            queryset.defer(*RUN_JSON_FIELDS)
             .filter(pk=int(object_id) if object_id.isdigit() else 0)
             .select_related("flow")
             .first()

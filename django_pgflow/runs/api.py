@@ -97,9 +97,11 @@ def _start(
         cause = error.__cause__
         if getattr(cause, "sqlstate", None) != INVALID_PARAMETER_VALUE:
             raise
-        if str(cause).startswith("pgflow: unknown flow"):
+        # The message alone, without PL/pgSQL's CONTEXT lines.
+        message = getattr(getattr(cause, "diag", None), "message_primary", None) or str(cause)
+        if message.startswith("pgflow: unknown flow"):
             raise UnknownFlowError(_unknown_flow_message(slug)) from None
-        raise InvalidJobError(str(cause).removeprefix("pgflow: ")) from error
+        raise InvalidJobError(message.removeprefix("pgflow: ")) from error
     # A second statement: the one that called start_flow cannot see the row it inserted.
     return WorkflowRun.objects.using(using).get(pk=run_id)
 

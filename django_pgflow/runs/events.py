@@ -53,13 +53,13 @@ class RunEvents:
         *,
         after: int = 0,
         timeout: float | None = None,
-        poll: float = POLL,
+        poll: float | None = None,
         using: str = "default",
     ) -> None:
         self.run_id = run_id
         self.last = after
         self.deadline = None if timeout is None else time.monotonic() + timeout
-        self.poll = poll
+        self.poll = POLL if poll is None else poll  # the module's, read now (not at import)
         self.using = using
 
     def _left(self) -> float:

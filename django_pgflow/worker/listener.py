@@ -45,6 +45,7 @@ class Listener(threading.Thread):
         # Run events this worker's own transactions caused become Django
         # signals here; only when someone listens to those signals.
         self.origin = origin if origin is not None and signals.run_signals_wanted() else None
+        self.listening = threading.Event()  # set once LISTEN holds (again, after a reconnect)
 
     def run(self) -> None:
         delay = 0.05
@@ -54,6 +55,7 @@ class Listener(threading.Thread):
                     conn.execute(f"LISTEN {CHANNEL}")
                     if self.origin is not None:
                         conn.execute(f"LISTEN {EVENT_CHANNEL}")
+                    self.listening.set()
                     delay = 0.05
                     self.wake.set()  # anything queued while we were away
                     while not self.stop.is_set():

@@ -45,6 +45,9 @@ REPORT_DELAY = 0.002
 
 # How long a stopping worker keeps trying to reach a database that went away.
 SHUTDOWN_DB_PATIENCE = 10.0
+# Seconds a worker whose process has run-signal receivers waits, at start, for
+# its listener to LISTEN, so that it sends the signals of its first changes too.
+LISTEN_WAIT = 5.0
 
 EXIT_OK = 0
 EXIT_TIMEOUT_RESTART = 3
@@ -169,8 +172,9 @@ class Worker:
         self._mark_origin(str(self.worker_id))
         self.db.run(limits.sync_limits)
         logger.info("worker %s started (queues=%s)", self.worker_id, opts.queues or "all")
+        listener = Listener(opts.queues, self.wake, self.stop_event, opts.alias, self.db.origin)
         helpers: list[threading.Thread] = [
-            Listener(opts.queues, self.wake, self.stop_event, opts.alias, self.db.origin),
+            listener,
             Heartbeat(
                 self.worker_id,
                 interval=opts.heartbeat_interval,
@@ -186,6 +190,9 @@ class Worker:
             helpers.append(Scheduler(declared_schedules(), stop=self.stop_event, alias=opts.alias))
         for helper in helpers:
             helper.start()
+        if listener.origin is not None:
+            # Run signals follow this worker's changes from its first claim on.
+            listener.listening.wait(LISTEN_WAIT)
         self.pool.start()
         self.ready.set()
         try:

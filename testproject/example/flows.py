@@ -417,6 +417,8 @@ class WideMap(Flow):
         return {"count": len(double), "ordered": double == [i * 2 for i in range(len(double))]}
 
 
+from . import event_flows  # noqa: E402, F401  (issue 15's flows: events, inputs, compensation)
+
 # The typed flow needs pydantic, which only the test extra installs.
 if importlib.util.find_spec("pydantic") is not None:
     from . import typed_flows  # noqa: F401

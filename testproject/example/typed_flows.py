@@ -42,3 +42,18 @@ class TypedOrder(Flow):
     @step(depends_on=["price"])
     def receipt(self, price: Priced) -> Receipt:
         return Receipt(sku=price.sku, total=price.total, line=f"{price.sku}: {price.total:.2f}")
+
+
+class TypedInputEverywhere(Flow):
+    """A dependent step takes the run input too, parsed as an ``Order`` like the root's."""
+
+    slug = "typed_input_everywhere"
+
+    @step()
+    def price(self, input: Order) -> Priced:
+        return Priced(sku=input.sku, total=round(input.quantity * input.unit_price, 2))
+
+    @step(depends_on=["price"])
+    def receipt(self, price: Priced, input: Order) -> Receipt:
+        line = f"{input.quantity} x {input.sku}: {price.total:.2f}"
+        return Receipt(sku=price.sku, total=price.total, line=line)

@@ -11,13 +11,16 @@ SET enable_seqscan = off
 SET jit = off
 AS $$
 BEGIN
-    UPDATE pgflow_run SET status = 'cancelled', finished_at = now()
-    WHERE id = p_run_id AND status = 'started';
+    -- The steps first, then the run: the run's own event is the last of its
+    -- cancellation, so a listener that stops at it has seen the steps' too.
+    PERFORM 1 FROM pgflow_run WHERE id = p_run_id AND status = 'started' FOR UPDATE;
     IF NOT FOUND THEN
         RETURN false;
     END IF;
     UPDATE pgflow_step_state SET status = 'cancelled', finished_at = now()
     WHERE run_id = p_run_id AND status IN ('created', 'started');
+    UPDATE pgflow_run SET status = 'cancelled', finished_at = now() WHERE id = p_run_id;
+    -- Once the run has ended: its jobs' cancellations then cascade no further.
     PERFORM django_pgflow.cancel_step_jobs(p_run_id);
     PERFORM django_pgflow.queue_compensation(p_run_id);
     RETURN true;
@@ -25,6 +28,6 @@ END;
 $$;
 
 COMMENT ON FUNCTION django_pgflow.cancel_run(bigint) IS
-'Cancels a started run: its queued tasks are cancelled, running ones'' late results ignored. False when the run had already finished.';
+'Cancels a started run: its unfinished steps, then the run (its event comes after its steps''), then its queued tasks; running ones'' late results are ignored. Queues its compensation. False when the run had already finished.';
 
 REVOKE EXECUTE ON FUNCTION django_pgflow.cancel_run(bigint) FROM PUBLIC;
