@@ -38,6 +38,7 @@ WEB_ENTRY_POINTS = {
 WEB_ENTRY_POINTS |= {"resume_run", "run_now", "get_run_with_states"}
 WORKER_ENTRY_POINTS = {"register_worker", "heartbeat", "claim", "complete", "complete_many"}
 WORKER_ENTRY_POINTS |= {"complete_and_claim", "fail", "release", "release_unknown", "stop_worker"}
+WORKER_ENTRY_POINTS |= {"keep_alive"}
 WORKER_ENTRY_POINTS |= {"worker_lost", "reap", "prune", "prune_runs", "prune_workers"}
 WORKER_ENTRY_POINTS |= {"sync_flow", "sync_periodic", "enqueue_periodic", "rate_used"}
 WORKER_ENTRY_POINTS |= {"create_flow", "add_step"}

@@ -26,6 +26,9 @@ class Worker(models.Model):
     started_at = models.DateTimeField()
     last_heartbeat = models.DateTimeField()
     stopped_at = models.DateTimeField(null=True, blank=True)
+    # SHA-256 of the secret the worker set on its sessions (pgflow.worker_secret):
+    # it tells the worker's own sessions from others of the same role.
+    secret_hash = models.BinaryField(null=True, blank=True, editable=False)
 
     class Meta:
         db_table = "pgflow_worker"

@@ -15,6 +15,12 @@ django_pgflow.sql`` prints the operation to add): tests/test_schema.py fails
 while any file differs from what the latest migration naming it pinned, or is
 named by none, and compares a migrated database with one built from the
 models and this schema alone.
+
+Migrations are frozen history: a migration installs the text it pinned, not
+whatever the file holds today. When a file changes, the text an older
+migration pinned moves to ``history/`` (``<layer>/<name>@<hash>.sql``, which
+``python -m django_pgflow.sql`` writes from git), so that migrating to any
+earlier state, or back, installs exactly what that state had.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from typing import Any
 from django.db import migrations
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
+HISTORY_DIR = Path(__file__).resolve().parent / "history"
 # Applied in this order; within a layer, functions first, then what may call
 # them (views, indexes: files named pgflow_*).
 LAYERS = ("checks", "queue", "workers", "gates", "flows", "periodic")
@@ -71,6 +78,35 @@ def digest(name: str) -> str:
     return hashlib.sha256(read(name).encode()).hexdigest()
 
 
+def archived(name: str, sha256: str) -> Path:
+    """Where the superseded text of ``name`` that hashed to ``sha256`` is kept."""
+    layer, _, file = name.rpartition("/")
+    return HISTORY_DIR / layer / f"{file.removesuffix('.sql')}@{sha256}.sql"
+
+
+def read_pinned(name: str, sha256: str) -> str:
+    """The text of ``name`` that hashed to ``sha256``: today's file, or its archived copy."""
+    text = read(name)
+    if hashlib.sha256(text.encode()).hexdigest() == sha256:
+        return text
+    path = archived(name, sha256)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"A migration pins {name} at {sha256[:12]}, which is neither the file today nor"
+            f" archived as {path}: run python -m django_pgflow.sql to archive it from git."
+        )
+    return path.read_text()
+
+
+def install_sql(files: dict[str, str]) -> str:
+    """The SQL that installs ``files`` (file -> pinned hash), in the schema's order."""
+    # In the schema's own order, whatever the order of the mapping (a written
+    # migration sorts it): the schema first, views after functions.
+    order = schema_files()
+    names = sorted(files, key=lambda n: order.index(n) if n in order else len(order))
+    return PREAMBLE + "\n\n".join(read_pinned(name, files[name]) for name in names)
+
+
 def trigger_body(name: str) -> str:
     """The plpgsql body of trigger ``name`` (``schema/triggers/<name>.sql``), for pgtrigger."""
     lines = read(f"triggers/{name}.sql").splitlines()
@@ -84,20 +120,27 @@ class InstallSQL(migrations.RunSQL):
     """Apply files of ``schema/``, each pinned to the SHA-256 of its text.
 
     ``files`` maps a file (``"queue/claim.sql"``) to its hash when the
-    migration was written; a file changed since is installed as it is now,
-    and its change needs a migration of its own (the schema tests say which).
+    migration was written; it installs that text, from ``history/`` once the
+    file has changed since (the schema tests say which change needs a new
+    migration).
     """
 
     def __init__(self, files: dict[str, str], reverse_sql: str | None = None, **kw: Any) -> None:
         self.files = dict(files)
         self.reverse = reverse_sql
-        # In the schema's own order, whatever the order of the mapping (a
-        # written migration sorts it): the schema first, views after functions.
-        order = schema_files()
-        names = sorted(self.files, key=lambda n: order.index(n) if n in order else len(order))
-        sql = PREAMBLE + "\n\n".join(read(name) for name in names)
         reverse = reverse_sql if reverse_sql is not None else migrations.RunSQL.noop
-        super().__init__(sql=sql, reverse_sql=reverse, **kw)
+        super().__init__(sql="", reverse_sql=reverse, **kw)
+
+    # Read when the migration runs, not when it is imported: a missing archive
+    # then fails the migrate that needs it, and python -m django_pgflow.sql,
+    # which imports every migration to find what to archive, still runs.
+    @property
+    def sql(self) -> str:
+        return install_sql(self.files)
+
+    @sql.setter
+    def sql(self, value: str) -> None:
+        pass
 
     def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
         kwargs = {} if self.reverse is None else {"reverse_sql": self.reverse}

@@ -17,7 +17,7 @@ import importlib
 import pkgutil
 import sys
 
-from . import InstallSQL, digest, schema_files
+from . import SCHEMA_DIR, InstallSQL, archived, digest, schema_files
 
 
 def pinned_by_migrations() -> dict[str, str]:
@@ -36,6 +36,28 @@ def pinned_by_migrations() -> dict[str, str]:
 def out_of_date() -> list[str]:
     latest = pinned_by_migrations()
     return [name for name in schema_files() if latest.get(name) != digest(name)]
+
+
+def archive_from_git(name: str, sha256: str) -> bool:
+    """Keep the text of ``name`` an earlier migration pinned, found in git's HEAD."""
+    import hashlib
+    import subprocess
+
+    path = archived(name, sha256)
+    if path.is_file():
+        return True
+    source = (SCHEMA_DIR / name).relative_to(SCHEMA_DIR.parents[2])
+    shown = subprocess.run(
+        ["git", "show", f"HEAD:{source.as_posix()}"],
+        cwd=SCHEMA_DIR.parents[2],
+        capture_output=True,
+        check=False,
+    )
+    if shown.returncode != 0 or hashlib.sha256(shown.stdout).hexdigest() != sha256:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(shown.stdout)
+    return True
 
 
 def _setup_django() -> None:
@@ -87,13 +109,31 @@ def main(argv: list[str] | None = None) -> int:
     if not changed:
         print("Every file of django_pgflow/sql/schema is installed by a migration as it is.")
         return 0
-    print("Add to the operations of a new migration of django_pgflow:\n")
+    latest = pinned_by_migrations()
+    before = {name: latest[name] for name in changed if name in latest}
+    for name, sha256 in before.items():
+        if archive_from_git(name, sha256):
+            print(f"kept the pinned text of {name} in {archived(name, sha256)}")
+        else:
+            print(f"could not find the pinned text of {name} in git's HEAD: archive it by hand")
+    print("\nAdd to the operations of a new migration of django_pgflow:\n")
+    if before:
+        print("    # Undone last: the texts the previous migrations installed.")
+        print("    migrations.RunSQL(")
+        print("        migrations.RunSQL.noop,")
+        print("        reverse_sql=install_sql(")
+        print("            {")
+        for name, sha256 in before.items():
+            print(f'                "{name}": "{sha256}",')
+        print("            }")
+        print("        ),")
+        print("    ),")
     print("    InstallSQL(")
     print("        {")
     for name in changed:
         print(f'            "{name}": "{digest(name)}",')
     print("        },")
-    print("        reverse_sql=...,  # what undoes it: DROP for what is new")
+    print("        reverse_sql=...,  # DROP what is new")
     print("    ),")
     return 1
 

@@ -88,6 +88,8 @@ class ResilientConnection:
     ``run(fn)`` calls ``fn(conn)`` and, after a lost connection, reconnects and
     calls ``on_reconnect(conn)`` before trying ``fn`` again. Every operation
     passed here must be safe to repeat: ours are fenced by attempt numbers.
+    ``on_connect(conn)`` runs on every new connection, the first included
+    (the worker takes its liveness lock there).
     """
 
     def __init__(
@@ -99,12 +101,14 @@ class ResilientConnection:
         on_reconnect: Callable[[psycopg.Connection[Any]], None] | None = None,
         max_backoff: float = 5.0,
         origin: str | None = None,
+        on_connect: Callable[[psycopg.Connection[Any]], None] | None = None,
     ) -> None:
         self.purpose = purpose
         self.origin = origin
         self.alias = alias
         self.should_stop = should_stop
         self.on_reconnect = on_reconnect
+        self.on_connect = on_connect
         self.max_backoff = max_backoff
         self._conn: psycopg.Connection[Any] | None = None
         self.reconnects = 0
@@ -112,7 +116,14 @@ class ResilientConnection:
     @property
     def conn(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:
-            self._conn = connect(self.purpose, self.alias, self.origin)
+            conn = connect(self.purpose, self.alias, self.origin)
+            if self.on_connect is not None:
+                try:
+                    self.on_connect(conn)
+                except BaseException:
+                    conn.close()
+                    raise
+            self._conn = conn
         return self._conn
 
     def close(self) -> None:

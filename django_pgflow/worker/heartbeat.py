@@ -23,6 +23,7 @@ class Heartbeat(threading.Thread):
         self,
         worker_id: int,
         *,
+        secret: str,
         interval: float,
         lease_margin: float,
         dead_after: float,
@@ -40,7 +41,11 @@ class Heartbeat(threading.Thread):
         self.prune = prune
         self.stop = stop
         self.db = ResilientConnection(
-            "heartbeat", alias=alias, should_stop=stop.is_set, origin=str(worker_id)
+            "heartbeat",
+            alias=alias,
+            should_stop=stop.is_set,
+            origin=str(worker_id),
+            on_connect=lambda c: sql.speak_for(c, secret, worker_id),
         )
         self.beats = 0
 

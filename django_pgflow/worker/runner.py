@@ -12,6 +12,7 @@ import functools
 import logging
 import os
 import queue
+import secrets
 import signal
 import threading
 import time
@@ -66,11 +67,15 @@ class Worker:
         self.stopping = False
         self.immediate = False
         self.exit_code = EXIT_OK
+        # Tells this worker's sessions from any other of the same role (see
+        # speaks_for.sql): only they may keep it alive or stop it.
+        self.secret = secrets.token_hex(16)
         self.db = ResilientConnection(
             "worker",
             alias=options.alias,
             on_reconnect=self._after_reconnect,
             should_stop=self._give_up_on_database,
+            on_connect=lambda c: sql.speak_for(c, self.secret, self.worker_id),
         )
         self.batcher = Batcher()  # claimed jobs of batch tasks, until their batch is due
         self.pool = TaskPool(
@@ -170,6 +175,8 @@ class Worker:
             lambda c: sql.register_worker(c, opts.queues, opts.concurrency)
         )
         self._mark_origin(str(self.worker_id))
+        wid = self.worker_id
+        self.db.run(lambda c: sql.speak_for(c, self.secret, wid))
         self.db.run(limits.sync_limits)
         logger.info("worker %s started (queues=%s)", self.worker_id, opts.queues or "all")
         listener = Listener(opts.queues, self.wake, self.stop_event, opts.alias, self.db.origin)
@@ -177,6 +184,7 @@ class Worker:
             listener,
             Heartbeat(
                 self.worker_id,
+                secret=self.secret,
                 interval=opts.heartbeat_interval,
                 lease_margin=opts.lease_margin,
                 dead_after=opts.dead_after,

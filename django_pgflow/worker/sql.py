@@ -25,6 +25,15 @@ def register_worker(conn: Conn, queues: list[str], concurrency: int) -> int:
     return int(row[0])
 
 
+def speak_for(conn: Conn, secret: str, worker_id: int | None = None) -> None:
+    """Make ``conn`` one of the worker's own sessions: set its secret (a bound
+    parameter, never in the query text others can see) and, once the worker
+    is registered, hold its liveness lock for as long as ``conn`` lives."""
+    conn.execute("SELECT set_config('pgflow.worker_secret', %s, false)", [secret])
+    if worker_id is not None:
+        conn.execute("SELECT django_pgflow.keep_alive(%s)", [worker_id])
+
+
 def claim(
     conn: Conn, worker_id: int, queues: list[str], limit: int, lease_margin: float
 ) -> list[ClaimedJob]:

@@ -6,6 +6,8 @@
 GRANT USAGE ON SCHEMA django_pgflow TO myapp_worker;
 GRANT EXECUTE ON FUNCTION
     django_pgflow.register_worker(text, integer, jsonb, integer),
+    -- Each worker connection holds its worker's liveness lock.
+    django_pgflow.keep_alive(bigint),
     django_pgflow.heartbeat(bigint, float8),
     django_pgflow.claim(bigint, text[], integer, float8),
     django_pgflow.complete(bigint, bigint, integer, jsonb),

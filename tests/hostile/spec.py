@@ -25,6 +25,7 @@ ENTRY_POINTS: dict[str, Rule] = {
     "resume_run": rules.resume_run,
     # the worker's
     "register_worker": rules.register_worker,
+    "keep_alive": rules.nothing,
     "heartbeat": rules.heartbeat,
     "claim": rules.claim,
     "complete": rules.complete,
@@ -71,7 +72,8 @@ INTERNAL += ("apply_failure_policy", "cancel_step_jobs", "complete_step", "compl
 INTERNAL += ("fail_run", "fail_step_task", "insert_flow_steps", "map_items")
 INTERNAL += ("maybe_complete_run", "on_step_job", "queue_compensation", "queue_step_tasks")
 INTERNAL += ("release_dependents", "remove_flow", "skip_step", "start_ready_steps")
-INTERNAL += ("start_step", "update_flow", "emit_event", "check_batch")
+INTERNAL += ("start_step", "update_flow", "emit_event", "check_batch", "worker_sessions")
+INTERNAL += ("speaks_for",)
 
 SPEC: dict[str, Rule] = {**ENTRY_POINTS, **dict.fromkeys(INTERNAL, rules.nothing)}
 
@@ -82,6 +84,7 @@ WEB = STATUS | {"start_flow", "get_run_with_states"}
 OPERATOR = WEB | {"cancel", "retry", "run_now", "cancel_run", "resume_run", "rate_used"}
 WORKER = {"register_worker", "heartbeat", "claim", "complete", "complete_many"}
 WORKER |= {"complete_and_claim", "fail", "release", "release_unknown", "stop_worker"}
+WORKER |= {"keep_alive"}
 WORKER |= {"worker_lost", "reap", "prune", "prune_runs", "prune_workers", "sync_flow"}
 WORKER |= {"sync_periodic", "enqueue_periodic", "rate_used", "create_flow", "add_step"}
 WORKER |= WEB  # tasks that enqueue jobs or start flows of their own

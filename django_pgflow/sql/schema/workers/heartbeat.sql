@@ -12,6 +12,9 @@ AS $$
 DECLARE
     v_extended integer;
 BEGIN
+    -- Checked before anything is touched: NaN would fail later, inside
+    -- make_interval, with an error that names no argument.
+    PERFORM django_pgflow.check_seconds('lease_margin', p_lease_margin);
     UPDATE pgflow_worker
     SET last_heartbeat = now(), state = CASE WHEN state = 'lost' THEN 'running' ELSE state END,
         stopped_at = CASE WHEN state = 'lost' THEN NULL ELSE stopped_at END

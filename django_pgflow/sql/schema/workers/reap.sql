@@ -13,9 +13,17 @@ AS $$
 DECLARE
     v_job record;
     v_count integer := 0;
+    v_silent bigint[];
 BEGIN
     -- A negative age would call every live worker dead and fail its jobs.
     PERFORM django_pgflow.check_seconds('dead_after', p_dead_after, false);
+    -- Silence alone does not prove death: a heartbeat thread may wait for the
+    -- CPU on a busy machine. A worker is lost when it is silent and none of
+    -- its connections still holds its liveness lock (keep_alive).
+    SELECT coalesce(array_agg(w.id), '{}') INTO v_silent
+    FROM pgflow_worker w
+    WHERE w.state <> 'stopped' AND w.last_heartbeat < now() - make_interval(secs => p_dead_after)
+      AND NOT (django_pgflow.worker_sessions(w.id)).others;
     -- A started job whose lease expired, or whose worker stopped heartbeating,
     -- lost its worker: that attempt counts as failed (and may be retried).
     -- Step jobs go in run order, so cascades lock runs in id order.
@@ -29,7 +37,7 @@ BEGIN
           AND (j.lease_expires_at < now()
                OR w.id IS NULL
                OR w.state = 'stopped'
-               OR w.last_heartbeat < now() - make_interval(secs => p_dead_after))
+               OR j.worker_id = ANY (v_silent))
         ORDER BY j.run_id NULLS FIRST, j.id
         FOR UPDATE OF j SKIP LOCKED
     LOOP
@@ -46,12 +54,12 @@ BEGIN
     -- A worker silent that long is lost: say so (its own heartbeat, should it
     -- come back from a freeze or a network cut, marks it running again).
     UPDATE pgflow_worker SET state = 'lost', stopped_at = now()
-    WHERE state = 'running' AND last_heartbeat < now() - make_interval(secs => p_dead_after);
+    WHERE id = ANY (v_silent) AND state = 'running';
     RETURN v_count;
 END;
 $$;
 
 COMMENT ON FUNCTION django_pgflow.reap(float8) IS
-'Fails (with retry) every started job whose lease expired or whose worker is stopped, missing, or silent for p_dead_after seconds, and marks such silent workers lost. Returns how many jobs it reaped.';
+'Fails (with retry) every started job whose lease expired or whose worker is stopped, missing, or silent for p_dead_after seconds with no session holding its liveness lock, and marks such workers lost. Returns how many jobs it reaped.';
 
 REVOKE EXECUTE ON FUNCTION django_pgflow.reap(double precision) FROM PUBLIC;
