@@ -6,30 +6,34 @@ worker is stopped by itself alone, never by another session that names it."""
 
 from __future__ import annotations
 
+import re
 import signal
 
 import psycopg
 import pytest
 from django.db import connection
 
+from django_pgflow import enqueue_many
 from django_pgflow.models import Job
 from django_pgflow.models import Worker as WorkerRow
 from django_pgflow.worker.connection import connection_kwargs
-from testproject.example.tasks import record, sleeper
+from testproject.example.models import Execution
+from testproject.example.tasks import crash_worker, record, sleeper
 
-from .conftest import execution_of, registered, wait_for
+from .conftest import all_done, execution_of, registered, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-# What a heartbeat thread starved of CPU looks like to the database.
-SILENT_FOR_AN_HOUR = (
-    "UPDATE pgflow_worker SET last_heartbeat = now() - interval '1 hour' WHERE id = %s"
+# What a heartbeat thread starved of CPU looks like to the database: silent for
+# twice WORKER_DEAD_AFTER (the reaps below use 60 s), not five times (frozen).
+SILENT_TWO_MINUTES = (
+    "UPDATE pgflow_worker SET last_heartbeat = now() - interval '2 minutes' WHERE id = %s"
 )
 
 
 def silence(worker_id: int) -> None:
     with connection.cursor() as cursor:
-        cursor.execute(SILENT_FOR_AN_HOUR, [worker_id])
+        cursor.execute(SILENT_TWO_MINUTES, [worker_id])
 
 
 def job_row(job_id: int) -> tuple[str, int, int]:
@@ -41,10 +45,10 @@ def job_row(job_id: int) -> tuple[str, int, int]:
 
 
 def reap_while_started(job_id: int) -> tuple[int, str]:
-    """reap(1 s), and the job's status in the same snapshot, as the reap saw it."""
+    """reap(60 s), and the job's status in the same snapshot, as the reap saw it."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT (SELECT status FROM pgflow_job WHERE id = %s), django_pgflow.reap(1)",
+            "SELECT (SELECT status FROM pgflow_job WHERE id = %s), django_pgflow.reap(60)",
             [job_id],
         )
         status, reaped = cursor.fetchone()
@@ -72,6 +76,21 @@ def test_a_live_worker_whose_heartbeats_are_late_keeps_its_jobs(worker_thread):
 
     wait_for(lambda: job_row(job.pk)[0] == "completed")
     assert job_row(job.pk) == ("completed", 1, 0)
+
+
+def test_a_frozen_worker_is_reaped_when_silent_five_times_as_long(worker_thread):
+    # A SIGSTOPped process keeps its connections (and lock) but never beats again.
+    w = worker_thread(heartbeat_interval=3600)
+    job = sleeper.enqueue(key="frozen", seconds=5)
+    execution_of(job, 1)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE pgflow_worker SET last_heartbeat = now() - interval '301 seconds'"
+            " WHERE id = %s",
+            [w.worker.worker_id],
+        )
+    assert reap_while_started(job.pk) == (1, "started")
+    assert job_row(job.pk)[2] == 1
 
 
 def test_a_silent_worker_without_a_live_session_is_reaped():
@@ -120,3 +139,33 @@ def test_stop_worker_from_another_session_is_refused_and_the_worker_carries_on(w
 
     w.stop()  # the worker stops itself, from its own session
     assert WorkerRow.objects.get(pk=wid).state == "stopped"
+
+
+def test_a_crash_charges_the_job_that_ran_not_the_jobs_that_only_waited(worker_process):
+    # One thread per process, ten jobs per claim: the poison runs first (its
+    # priority) and the jobs claimed with it wait in the process it kills.
+    poison = crash_worker.using(max_attempts=1, priority=10).enqueue("poison")
+    waiting = enqueue_many([record.s(f"bystander-{n}") for n in range(9)])
+    sup = worker_process("--processes", "2", "--concurrency", "1", "--batch-size", "10")
+
+    wait_for(lambda: poison.refresh().status == "failed", 60)
+    assert (poison.attempts, poison.failures) == (1, 1)
+    assert "while running job" in poison.errors[0]["message"]
+    wait_for(lambda: all_done(waiting), 60)
+
+    # The jobs that waited in the dead process went back untouched: each ran
+    # once, elsewhere, with no failure spent.
+    first_pid = Execution.objects.get(task="crash_worker").pid
+    said = re.search(
+        rf"worker process {first_pid} exited with code 1: failed the 1 job\(s\) it had"
+        r" started; handed back the (\d+) it held",
+        sup.output(),
+    )
+    assert said, sup.output()
+    rows = list(Job.objects.filter(pk__in=waiting).values_list("status", "attempts", "failures"))
+    assert {(status, failures) for status, _, failures in rows} == {("completed", 0)}
+    assert sum(attempts == 2 for _, attempts, _ in rows) == int(said.group(1)) >= 1
+    ran = list(Execution.objects.filter(task="record").values_list("pid", flat=True))
+    assert len(ran) == 9 and first_pid not in ran
+    sup.signal(signal.SIGTERM)
+    assert sup.wait(30) == 0, sup.output()

@@ -34,6 +34,7 @@ from .listener import Listener
 from .options import WorkerOptions
 from .pool import TaskPool
 from .scheduler import Scheduler
+from .start_log import StartLog
 
 logger = logging.getLogger("django_pgflow.worker")
 
@@ -77,6 +78,7 @@ class Worker:
             should_stop=self._give_up_on_database,
             on_connect=lambda c: sql.speak_for(c, self.secret, self.worker_id),
         )
+        self.start_log = StartLog.from_environment()  # set by a supervisor
         self.batcher = Batcher()  # claimed jobs of batch tasks, until their batch is due
         self.pool = TaskPool(
             options.concurrency,
@@ -146,6 +148,7 @@ class Worker:
             self.durations.append(time.monotonic() - began)
 
     def _started(self, job: ClaimedJob) -> None:
+        self.start_log.record([(job.id, job.attempt)])
         # A job that waited for a thread gets its deadline only now: wake the
         # main loop if it planned to sleep past it. (The loop sets _wake_by
         # before it reads the deadlines, so one side or the other sees it.)
@@ -234,6 +237,7 @@ class Worker:
                     self._report_completed(done)
                 break
             self._dispatch_batches()
+            self.start_log.compact((j.id, j.attempt) for j in self.inflight.values() if j.started)
             # The completions about to be reported free their slots already.
             free = self._held_limit() - self._holding_threads(reported={o.job.id for o in done})
             wanted = min(free, self._batch())
@@ -568,6 +572,7 @@ class Worker:
         for helper in helpers:
             helper.join(timeout=2)
         self.db.close()
+        self.start_log.close()
         logger.info("worker %s stopped: %s", self.worker_id, self.stats)
 
     def _prune(self) -> int:

@@ -19,11 +19,14 @@ BEGIN
     PERFORM django_pgflow.check_seconds('dead_after', p_dead_after, false);
     -- Silence alone does not prove death: a heartbeat thread may wait for the
     -- CPU on a busy machine. A worker is lost when it is silent and none of
-    -- its connections still holds its liveness lock (keep_alive).
+    -- its connections still holds its liveness lock (keep_alive), or when it
+    -- is silent five times as long: a frozen process (SIGSTOP, a paused VM)
+    -- keeps its connections open but will not beat again.
     SELECT coalesce(array_agg(w.id), '{}') INTO v_silent
     FROM pgflow_worker w
     WHERE w.state <> 'stopped' AND w.last_heartbeat < now() - make_interval(secs => p_dead_after)
-      AND NOT (django_pgflow.worker_sessions(w.id)).others;
+      AND (w.last_heartbeat < now() - make_interval(secs => 5 * p_dead_after)
+           OR NOT (django_pgflow.worker_sessions(w.id)).others);
     -- A started job whose lease expired, or whose worker stopped heartbeating,
     -- lost its worker: that attempt counts as failed (and may be retried).
     -- Step jobs go in run order, so cascades lock runs in id order.
@@ -60,6 +63,6 @@ END;
 $$;
 
 COMMENT ON FUNCTION django_pgflow.reap(float8) IS
-'Fails (with retry) every started job whose lease expired or whose worker is stopped, missing, or silent for p_dead_after seconds with no session holding its liveness lock, and marks such workers lost. Returns how many jobs it reaped.';
+'Fails (with retry) every started job whose lease expired or whose worker is stopped, missing, or silent for p_dead_after seconds with no session holding its liveness lock (or silent five times as long), and marks such workers lost. Returns how many jobs it reaped.';
 
 REVOKE EXECUTE ON FUNCTION django_pgflow.reap(double precision) FROM PUBLIC;
