@@ -48,21 +48,23 @@ OPTIONS: dict[str, Option] = {
     "WORKER_DEAD_AFTER": Option(
         NUMBER,
         60.0,
-        "A worker whose last heartbeat is older than this is stale; its jobs are "
-        "handed back to the queue.",
+        "A worker whose last heartbeat is older than this is stale; once its connections "
+        "are gone too (or it has been silent five times as long), it is lost and its "
+        "jobs fail with retry.",
         0.1,
     ),
     "POLL_INTERVAL": Option(
         NUMBER, 2.0, "Seconds an idle worker waits for a notification before polling.", 0.01
     ),
-    "CONCURRENCY": Option((int,), 8, "Threads per worker process.", 1),
+    # register_worker refuses more: a worker row must stay readable.
+    "CONCURRENCY": Option((int,), 8, "Threads per worker process.", 1, 10_000),
     "CLAIM_BATCH_SIZE": Option(
         (int,),
         0,
         "Jobs claimed per round trip. 0 (the default) adapts: while jobs are short (mean "
-        "under 50 ms) a worker claims up to 4 per thread and holds one such batch beyond "
-        "its threads; otherwise it claims only for free threads. A value larger than the "
-        "concurrency always holds that many (prefetch).",
+        "under 50 ms) a worker claims up to 4 per thread (at most 10,000) and holds two "
+        "such batches beyond its threads; otherwise it claims only for free threads. A "
+        "value larger than the concurrency always holds that many (prefetch).",
         0,
         10_000,
     ),

@@ -230,6 +230,9 @@ COMMANDS = [
     ("runworkers", ["--processes", "-3"], "--processes", "at least 1"),
     ("runworkers", ["--processes", "1000000"], "--processes", "at most 100000"),
     ("runworkers", ["--batch-size", "1.5"], "--batch-size", "not a whole number"),
+    # More than register_worker and claim take: refused here, not by a worker that fails at start.
+    ("runworkers", ["--concurrency", "10001"], "--concurrency", "at most 10000"),
+    ("runworkers", ["--batch-size", "10001"], "--batch-size", "at most 10000"),
     ("runworkers", ["--queues", "Bad Queue"], "--queues", "Invalid queue name"),
     ("runworkers", ["--queues", HOSTILE_NAME], "--queues", "Invalid queue name"),
     ("runworkers", ["--queues", "a\x00"], "--queues", "Invalid queue name"),

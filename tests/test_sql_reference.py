@@ -166,6 +166,8 @@ def test_every_block_is_followed_by_an_example(name: str) -> None:
 
 
 SETUP = """
+-- Rows another test left committed must not collide with the page's ids (rolled back after).
+TRUNCATE pgflow_job, pgflow_worker CASCADE;
 INSERT INTO pgflow_worker (id, hostname, pid, queues, concurrency, state, started_at,
                            last_heartbeat)
 VALUES (7, 'h', 1, '[]', 4, 'running', now(), now());

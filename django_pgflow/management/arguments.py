@@ -12,18 +12,20 @@ from django.core.management.base import BaseCommand, CommandError
 from ..exceptions import InvalidJobError
 from ..validation import MAX_SECONDS, validate_queue_name
 
-MAX_WHOLE = 100_000  # threads, processes, batch sizes, counts: beyond this is a typo
+MAX_WHOLE = 100_000  # processes, counts: beyond this is a typo
+# Threads per worker and jobs per claim: register_worker and claim refuse more.
+MAX_PER_WORKER = 10_000
 
 
-def _whole(value: str, minimum: int) -> int:
+def _whole(value: str, minimum: int, maximum: int = MAX_WHOLE) -> int:
     try:
         number = int(value)
     except ValueError:
         raise ArgumentTypeError(f"{value!r} is not a whole number") from None
     if number < minimum:
         raise ArgumentTypeError(f"must be at least {minimum}, got {number}")
-    if number > MAX_WHOLE:
-        raise ArgumentTypeError(f"must be at most {MAX_WHOLE}, got {number}")
+    if number > maximum:
+        raise ArgumentTypeError(f"must be at most {maximum}, got {number}")
     return number
 
 
@@ -35,6 +37,11 @@ def count(value: str) -> int:
 def positive_int(value: str) -> int:
     """A whole number >= 1."""
     return _whole(value, 1)
+
+
+def per_worker(value: str) -> int:
+    """A whole number from 1 to 10,000: threads of a worker, jobs of a claim."""
+    return _whole(value, 1, MAX_PER_WORKER)
 
 
 def _seconds(value: str, *, allow_zero: bool) -> float:
@@ -69,7 +76,7 @@ def queue_list(value: str) -> list[str]:
         raise ArgumentTypeError(str(error)) from error
 
 
-TYPES = (count, positive_int, positive_float, nonnegative_float, queue_list)
+TYPES = (count, positive_int, per_worker, positive_float, nonnegative_float, queue_list)
 
 
 def checked_options(command: BaseCommand, name: str, options: dict[str, Any]) -> dict[str, Any]:

@@ -43,7 +43,7 @@ class Migration(migrations.Migration):
             {
                 "workers/heartbeat.sql": "3c25f2b1dc824acf20e8522f40f4ca82584e15b86a3f2fd39f2fa66aebdbd722",
                 "workers/keep_alive.sql": "d01c7faec33d8d7468e47b78e11977384d19b4add7964ff73d4939e0aa0c09cc",
-                "workers/reap.sql": "6840727e8e9d3cc4006a7c5e7fbe4d08f7367cbba8e4aeb0d23a94d46c5d8c07",
+                "workers/reap.sql": "8e08374128748cf42c155b9751fbe1ee1aee9657f0790309da7eb035c9a699b9",
                 "workers/register_worker.sql": "33f6f84206550a4966da16a1f59c25ceb14aa24b6a684a7a5e364aacc0389630",
                 "workers/speaks_for.sql": "9feebba5b0658b002241c1a2e9fc86c81c0a13dcb0e28fa758a521d4be67228c",
                 "workers/stop_worker.sql": "fc158e839b6147f6b0dae7e92f380da3c21477c8da6a09682b86f788bd6f01a4",

@@ -40,6 +40,8 @@ logger = logging.getLogger("django_pgflow.worker")
 
 # Jobs claimed per round trip per thread when CLAIM_BATCH_SIZE is unset.
 AUTO_BATCH_PER_THREAD = 4
+# The most jobs one claim takes (the SQL claim refuses more).
+MAX_CLAIM = 10_000
 # Mean run time under which a worker holds batches of jobs beyond its threads.
 SHORT_JOB = 0.05
 # How long a finished job's outcome may wait to be reported with others.
@@ -257,7 +259,8 @@ class Worker:
     def _batch(self) -> int:
         # Unset: four threads' worth. Only short jobs are held beyond the
         # threads (see _held_limit), so for long jobs this changes nothing.
-        return self.options.batch_size or AUTO_BATCH_PER_THREAD * self.options.concurrency
+        auto = min(AUTO_BATCH_PER_THREAD * self.options.concurrency, MAX_CLAIM)
+        return self.options.batch_size or auto
 
     def _jobs_are_short(self) -> bool:
         durations = list(self.durations)

@@ -169,10 +169,47 @@ def account(workload: Workload) -> dict[str, Any]:
         "wrong_results": _wrong_results(workload),
         "executions": executions,
         "repeated_executions": executions - executed_jobs,
+        "repeats_by_cause": _repeat_causes(all_ids),
         "max_attempts_used": _scalar(
             "SELECT coalesce(max(attempts), 0) FROM pgflow_job WHERE id = ANY(%s)", [all_ids]
         ),
     }
+
+
+# Why a job ran again: the error its earlier attempt was given up with.
+CAUSES_SQL = """
+SELECT CASE
+    WHEN e->>'message' LIKE '%%lease expired%%' THEN 'lease expired'
+    WHEN e->>'message' LIKE '%%stopped heartbeating%%' THEN 'worker silent, lock gone'
+    WHEN e->>'message' LIKE '%%exited with%%' OR e->>'message' LIKE '%%killed by signal%%'
+        THEN 'process died'
+    ELSE coalesce(e->>'error', 'no error recorded')
+END AS cause, count(*)
+FROM pgflow_job j
+CROSS JOIN LATERAL jsonb_array_elements(coalesce(j.errors, '[]'::jsonb)) e
+WHERE j.id = ANY(%s)
+  AND (SELECT count(*) FROM example_execution x WHERE x.job_id = j.id) > 1
+GROUP BY 1 ORDER BY 1
+"""
+
+
+def _repeat_causes(ids: list[int]) -> dict[str, int]:
+    """Each given-up attempt of a job that ran more than once, by why it was given up."""
+    with connection.cursor() as cursor:
+        cursor.execute(CAUSES_SQL, [ids])
+        return dict(cursor.fetchall())
+
+
+def in_flight(pid: int | None = None) -> int:
+    """Jobs started and not yet reported (by the worker process ``pid``, or by all):
+    what a fault striking now can cost."""
+    return int(
+        _scalar(
+            "SELECT count(*) FROM pgflow_job j WHERE j.status = 'started' AND (%s::int IS NULL"
+            " OR j.worker_id IN (SELECT w.id FROM pgflow_worker w WHERE w.pid = %s::int))",
+            [pid, pid],
+        )
+    )
 
 
 def _phantoms(ids: list[int]) -> int:

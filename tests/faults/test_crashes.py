@@ -15,7 +15,7 @@ from testproject.example.models import Execution
 from testproject.example.tasks import record
 
 from ..conftest import execution_of, registered, stop, wait_for
-from .accounting import Workload, account, check, failures
+from .accounting import Workload, account, check, failures, in_flight
 
 # --soak sizes run for many minutes.
 pytestmark = pytest.mark.timeout(1800)
@@ -32,7 +32,7 @@ def test_kill_9_random_workers_every_few_seconds(fault_db, size, report):
     next(waves)
     for _ in range(WORKERS):
         fault_db.worker("--concurrency", CONCURRENCY)
-    kills = 0
+    kills = struck = 0
     began = time.monotonic()
     deadline = began + (1800 if size.soak else 150)
     while time.monotonic() < deadline:
@@ -41,6 +41,7 @@ def test_kill_9_random_workers_every_few_seconds(fault_db, size, report):
         if workload.finished():
             break
         victim = rng.choice(fault_db.alive())
+        struck += in_flight(victim.pid)
         os.kill(victim.pid, signal.SIGKILL)
         assert victim.wait(10) == -signal.SIGKILL
         kills += 1
@@ -50,7 +51,7 @@ def test_kill_9_random_workers_every_few_seconds(fault_db, size, report):
     stop(*registered(fault_db.alive()))
 
     books = account(workload)
-    report(kills=kills, seconds=round(elapsed, 1), **books)
+    report(kills=kills, in_flight_in_victims=struck, seconds=round(elapsed, 1), **books)
     assert settled, f"stuck: {books} {failures(workload)}"
     check(books, failures(workload))
     assert kills >= 3, "the work finished before the faults began"

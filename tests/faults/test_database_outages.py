@@ -10,7 +10,7 @@ import pytest
 from django.db import connections
 
 from ..conftest import registered, sql_value, stop, wait_for
-from .accounting import Workload, account, check, failures
+from .accounting import Workload, account, check, failures, in_flight
 from .test_crashes import CONCURRENCY, WORKERS
 
 # --soak sizes run for many minutes.
@@ -33,9 +33,11 @@ def test_postgres_stopped_and_restarted_mid_run(fault_db, size, report):
     workload.add(size.outage_jobs, size.outage_runs)
     workers = registered([fault_db.worker("--concurrency", CONCURRENCY) for _ in range(WORKERS)])
     outages = []
+    struck: list[int] = []
     for n, mode in enumerate(modes, start=1):
         # Mid-run: a share of the jobs done, most still to do.
         wait_for(lambda n=n: workload.executed() >= n * size.outage_jobs // 4, 120)
+        struck.append(in_flight())
         connections.close_all()
         began = time.monotonic()
         fault_db.server.stop(mode)
@@ -49,7 +51,7 @@ def test_postgres_stopped_and_restarted_mid_run(fault_db, size, report):
     stop(*workers)
 
     books = account(workload)
-    report(outages=outages, workers_reconnected=reconnected, **books)
+    report(outages=outages, in_flight=struck, workers_reconnected=reconnected, **books)
     assert settled, f"stuck: {books} {failures(workload)}"
     check(books, failures(workload))
     assert reconnected == len(workers)
@@ -62,8 +64,9 @@ def test_every_worker_connection_terminated_repeatedly(fault_db, size, report):
     workload.add(size.outage_jobs, size.outage_runs)
     workers = registered([fault_db.worker("--concurrency", CONCURRENCY) for _ in range(WORKERS)])
     wait_for(lambda: workload.executed() >= 20, 60)
-    rounds = terminated = 0
+    rounds = terminated = struck = 0
     while rounds < size.terminations and not workload.finished():
+        struck += in_flight()
         terminated += sql_value(TERMINATE_OTHERS)
         rounds += 1
         time.sleep(rng.uniform(0.1, 0.7))
@@ -74,7 +77,13 @@ def test_every_worker_connection_terminated_repeatedly(fault_db, size, report):
     stop(*workers)
 
     books = account(workload)
-    report(rounds=rounds, backends_terminated=terminated, workers_reconnected=reconnected, **books)
+    report(
+        rounds=rounds,
+        backends_terminated=terminated,
+        in_flight=struck,
+        workers_reconnected=reconnected,
+        **books,
+    )
     assert settled, f"stuck: {books} {failures(workload)}"
     check(books, failures(workload))
     assert rounds >= min(size.terminations, 5) and mid_run, "the run ended before the faults"

@@ -20,6 +20,7 @@ from ...worker.supervisor import Supervisor
 from ..arguments import (
     checked_options,
     nonnegative_float,
+    per_worker,
     positive_float,
     positive_int,
     queue_list,
@@ -42,7 +43,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--concurrency",
-            type=positive_int,
+            type=per_worker,
             help=f"threads per process (default: PGFLOW['CONCURRENCY'], now {s.CONCURRENCY})",
         )
         parser.add_argument(
@@ -50,7 +51,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--batch-size",
-            type=positive_int,
+            type=per_worker,
             help="jobs claimed per round trip (default: PGFLOW['CLAIM_BATCH_SIZE'], now "
             f"{s.CLAIM_BATCH_SIZE or 'adaptive'})",
         )

@@ -22,10 +22,14 @@ BEGIN
     -- its connections still holds its liveness lock (keep_alive), or when it
     -- is silent five times as long: a frozen process (SIGSTOP, a paused VM)
     -- keeps its connections open but will not beat again.
+    -- Silence is counted from the server's start at the earliest: no worker
+    -- could beat while the database was down, and after a restart each one
+    -- needs a moment to reconnect.
     SELECT coalesce(array_agg(w.id), '{}') INTO v_silent
     FROM pgflow_worker w
-    WHERE w.state <> 'stopped' AND w.last_heartbeat < now() - make_interval(secs => p_dead_after)
-      AND (w.last_heartbeat < now() - make_interval(secs => 5 * p_dead_after)
+    CROSS JOIN LATERAL (SELECT greatest(w.last_heartbeat, pg_postmaster_start_time()) AS heard) s
+    WHERE w.state <> 'stopped' AND s.heard < now() - make_interval(secs => p_dead_after)
+      AND (s.heard < now() - make_interval(secs => 5 * p_dead_after)
            OR NOT (django_pgflow.worker_sessions(w.id)).others);
     -- A started job whose lease expired, or whose worker stopped heartbeating,
     -- lost its worker: that attempt counts as failed (and may be retried).
