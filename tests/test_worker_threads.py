@@ -16,7 +16,7 @@ from django_pgflow import enqueue_many
 from django_pgflow.models import Job
 from django_pgflow.models import Worker as WorkerRow
 from testproject.example.models import Execution
-from testproject.example.tasks import always_fails, flaky, record, sleeper
+from testproject.example.tasks import always_fails, flaky, noop, record, sleeper
 
 from .conftest import sql_value, wait_for
 
@@ -341,3 +341,22 @@ def test_worker_connections_have_tcp_timeouts_unless_settings_set_them() -> None
             assert conn.info.get_parameters()["keepalives_idle"] == "60"
     finally:
         del options["keepalives_idle"]
+
+
+def test_the_default_claim_grows_with_a_backlog_and_shrinks_after_it(worker_thread):
+    # No CLAIM_BATCH_SIZE: the claim starts at 4 per thread and doubles while
+    # claims come back full, up to 16 per thread; then the backlog is gone.
+    jobs = enqueue_many([noop.s() for _ in range(5000)])
+    w = worker_thread(concurrency=4)
+    grown = wait_for(
+        lambda: (
+            w.worker._auto_batch == 64
+            or not Job.objects.filter(pk__in=jobs, status="queued").exists()
+        )
+    )
+    assert grown and w.worker._auto_batch == 64, "the claim never grew to 16 per thread"
+    wait_for(lambda: not Job.objects.filter(pk__in=jobs).exclude(status="completed").exists())
+    for n in range(4):  # claims that come back short, one job each
+        job = record.enqueue(f"after-{n}")
+        wait_for(lambda job=job: job.refresh().status == "completed")
+    assert w.worker._auto_batch == 16

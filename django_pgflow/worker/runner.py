@@ -38,8 +38,11 @@ from .start_log import StartLog
 
 logger = logging.getLogger("django_pgflow.worker")
 
-# Jobs claimed per round trip per thread when CLAIM_BATCH_SIZE is unset.
+# Jobs claimed per round trip per thread when CLAIM_BATCH_SIZE is unset: the
+# claim starts at the first and doubles, up to the second, while claims come
+# back full (a backlog), and halves back as they come back less than half full.
 AUTO_BATCH_PER_THREAD = 4
+AUTO_BATCH_MAX_PER_THREAD = 16
 # The most jobs one claim takes (the SQL claim refuses more).
 MAX_CLAIM = 10_000
 # Mean run time under which a worker holds batches of jobs beyond its threads.
@@ -81,6 +84,7 @@ class Worker:
             on_connect=lambda c: sql.speak_for(c, self.secret, self.worker_id),
         )
         self.start_log = StartLog.from_environment()  # set by a supervisor
+        self._auto_batch = min(AUTO_BATCH_PER_THREAD * options.concurrency, MAX_CLAIM)
         self.batcher = Batcher()  # claimed jobs of batch tasks, until their batch is due
         self.pool = TaskPool(
             options.concurrency,
@@ -248,6 +252,7 @@ class Worker:
             if wanted < self._min_claim():
                 wanted = 0
             claimed = self._report_and_claim(done, wanted)
+            self._adapt_batch(wanted, claimed)
             if opts.burst and claimed == 0 and not self.inflight and self._nothing_pending():
                 logger.info("burst: nothing ready or running; exiting")
                 return
@@ -257,10 +262,23 @@ class Worker:
             self.wake.wait(self._sleep_time())
 
     def _batch(self) -> int:
-        # Unset: four threads' worth. Only short jobs are held beyond the
-        # threads (see _held_limit), so for long jobs this changes nothing.
-        auto = min(AUTO_BATCH_PER_THREAD * self.options.concurrency, MAX_CLAIM)
-        return self.options.batch_size or auto
+        # Unset: it adapts to the backlog (see _adapt_batch). Only short jobs
+        # are held beyond the threads (see _held_limit), so for long jobs this
+        # changes nothing.
+        return self.options.batch_size or self._auto_batch
+
+    def _adapt_batch(self, wanted: int, claimed: int) -> None:
+        """A full claim of a full batch means more is ready: ask for twice as many next
+        time; a claim that comes back less than half full means the backlog is gone."""
+        if self.options.batch_size or not wanted:
+            return
+        concurrency = self.options.concurrency
+        if claimed == wanted == self._auto_batch:
+            top = min(AUTO_BATCH_MAX_PER_THREAD * concurrency, MAX_CLAIM)
+            self._auto_batch = min(self._auto_batch * 2, top)
+        elif claimed < wanted // 2:
+            bottom = min(AUTO_BATCH_PER_THREAD * concurrency, MAX_CLAIM)
+            self._auto_batch = max(self._auto_batch // 2, bottom)
 
     def _jobs_are_short(self) -> bool:
         durations = list(self.durations)
