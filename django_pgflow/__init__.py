@@ -16,7 +16,7 @@ _EXPORTS = {
     "Task": "django_pgflow.definitions.task",
     "JobSpec": "django_pgflow.definitions.task",
     "periodic": "django_pgflow.definitions.periodic",
-    "resource_lock": "django_pgflow.locks",
+    "resource_lock": "django_pgflow.advisory_locks",
     "BatchItem": "django_pgflow.definitions.batch",
     "JobContext": "django_pgflow.definitions.context",
     "current_job": "django_pgflow.definitions.context",

@@ -24,7 +24,7 @@ class PgflowConfig(AppConfig):
 
         from . import checks  # noqa: F401  (registers the system checks)
         from .definitions.sync import sync_after_migrate
-        from .limits import sync_after_migrate as sync_limits_after_migrate
+        from .limit_sync import sync_after_migrate as sync_limits_after_migrate
 
         # Tasks and flows register themselves on import, like admin.py modules.
         autodiscover_modules("tasks")
