@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections, transaction
 
-from ...definitions.sync import sync_flows
+from ...definitions.flows.sync import sync_flows
 from ...limit_sync import sync_limits
 
 
