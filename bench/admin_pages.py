@@ -142,7 +142,7 @@ def seed(jobs: int, runs: int, map_size: int) -> int:
     from django.db import connection
 
     from django_pgflow.definitions.sync import sync_flows
-    from django_pgflow.limits import declared_queue_limits, declared_resources
+    from django_pgflow.limit_sync import declared_queue_limits, declared_resources
 
     sync_flows()
     with connection.cursor() as cursor:

@@ -23,8 +23,8 @@ class PgflowConfig(AppConfig):
         from django.utils.module_loading import autodiscover_modules
 
         from . import checks  # noqa: F401  (registers the system checks)
-        from .definitions.sync import sync_after_migrate
-        from .limits import sync_after_migrate as sync_limits_after_migrate
+        from .definitions.flows.sync import sync_after_migrate
+        from .limit_sync import sync_after_migrate as sync_limits_after_migrate
 
         # Tasks and flows register themselves on import, like admin.py modules.
         autodiscover_modules("tasks")

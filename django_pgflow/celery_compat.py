@@ -11,7 +11,7 @@ from . import validation
 from .exceptions import InvalidJobError
 
 if TYPE_CHECKING:
-    from .definitions.task import Task
+    from .definitions.tasks.task import Task
 
 
 def delay_options(

@@ -9,8 +9,8 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, register
 
 from .conf import NUMBER, OPTIONS
-from .definitions.task import QUEUE_LIMIT_NAMES, QUEUE_OPTION_NAMES, JobOptions
 from .exceptions import InvalidJobError, PgflowError
+from .queue.options import QUEUE_LIMIT_NAMES, QUEUE_OPTION_NAMES, JobOptions
 from .validation import (
     MAX_SECONDS,
     QUEUE_NAME_RE,
@@ -146,7 +146,7 @@ def _check_resources(resources: dict[str, Any]) -> list[CheckMessage]:
 
 def _check_task_resources() -> list[CheckMessage]:
     """A task needing an undeclared resource, or more than its capacity, could never run."""
-    from .definitions import registry
+    from .queue import registry
 
     errors: list[CheckMessage] = []
     for task in registry.all_tasks().values():
@@ -187,7 +187,8 @@ def _check_retention(retention: dict[str, Any]) -> list[CheckMessage]:
 
 def _check_schedule(name: Any, entry: Any) -> list[CheckMessage]:
     """One PGFLOW["PERIODIC"] entry: E007 cron, E008 time zone, E009 task, E010 the rest."""
-    from .definitions import periodic, registry
+    from .definitions.tasks import periodic
+    from .queue import registry
 
     where = f"PGFLOW['PERIODIC'][{name!r}]"
     errors: list[CheckMessage] = []

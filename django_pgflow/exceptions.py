@@ -1,5 +1,6 @@
-"""Errors raised to callers of django-pgflow."""
+"""Errors raised to callers of django-pgflow, and ``RunFailure``: how a run ended badly."""
 
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -39,6 +40,19 @@ class StepInputError(PgflowError, ValueError):
     retry = False
 
 
+@dataclass(frozen=True)
+class RunFailure:
+    """How a run ended badly: what its compensation handler, and ``run.wait()``, tell."""
+
+    run_id: int
+    flow: str
+    status: str  # "failed" or "cancelled"
+    error: Any = None
+    failed_step: str | None = None
+    outputs: dict[str, Any] = field(default_factory=dict)  # completed steps only
+    input: Any = None
+
+
 class RunFailedError(PgflowError):
     """A run a caller waited for failed or was cancelled; ``failure`` says how.
 
@@ -46,7 +60,7 @@ class RunFailedError(PgflowError):
     error, the failed step, the outputs of the steps that completed.
     """
 
-    def __init__(self, failure: Any) -> None:
+    def __init__(self, failure: RunFailure) -> None:
         step = f" at step {failure.failed_step!r}" if failure.failed_step else ""
         message = (failure.error or {}).get("message") if isinstance(failure.error, dict) else None
         super().__init__(

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.db import transaction
 
-from .definitions.task import task
+from .definitions.tasks.task import task
 from .models import Job
 from .queue.api import cancel_job, enqueue
 

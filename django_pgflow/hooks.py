@@ -26,7 +26,7 @@ from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
 from .conf import pgflow_settings
-from .definitions.context import JobContext
+from .job_context import JobContext
 
 Hook = Callable[[JobContext, Callable[[], Any]], Any]
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from . import __version__
 from .conf import pgflow_settings
-from .definitions.context import JobContext
+from .job_context import JobContext
 
 
 def _api() -> Any:

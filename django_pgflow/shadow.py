@@ -21,7 +21,7 @@ from django.dispatch import Signal
 from django.utils.module_loading import import_string
 
 from .conf import pgflow_settings
-from .definitions.task import task
+from .definitions.tasks.task import task
 from .models import FINISHED, Job
 from .queue.api import enqueue
 

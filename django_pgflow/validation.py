@@ -16,10 +16,12 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
-from .exceptions import InvalidJobError
+from .exceptions import FlowDefinitionError, InvalidJobError
 
 QUEUE_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.\-]{0,62}")
 TASK_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+# Flow slugs and step names.
+SLUG_RE = re.compile(r"[a-z][a-z0-9_]{0,62}")
 PRIORITY_MIN, PRIORITY_MAX = -32768, 32767
 MAX_JSON_DEPTH = 100
 # Numbers every reader can load: Python's json parses an integer of more than
@@ -350,6 +352,15 @@ def _mark_floats(value: Any) -> Any:
 
 
 STEP_TASK_PREFIX = "pgflow.step."
+
+
+def validate_slug(slug: Any, what: str) -> str:
+    if not isinstance(slug, str) or not SLUG_RE.fullmatch(slug):
+        raise FlowDefinitionError(
+            f"Invalid {what} {slug!r}: use 1-63 lowercase letters, digits or '_', "
+            "starting with a letter."
+        )
+    return slug
 
 
 def validate_task_name(name: Any) -> str:

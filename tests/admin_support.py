@@ -11,7 +11,7 @@ from django.contrib.auth.models import Permission, User
 from django.db import connection
 from django.test import Client
 
-from django_pgflow.limits import declared_queue_limits, declared_resources
+from django_pgflow.limit_sync import declared_queue_limits, declared_resources
 from django_pgflow.models import Job, WorkflowRun
 from testproject.example.tasks import record
 

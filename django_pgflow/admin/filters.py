@@ -16,8 +16,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from ..conf import pgflow_settings
-from ..definitions import registry
 from ..models import FlowDefinition
+from ..queue import registry
 
 AGES = {
     "1h": ("last hour", dt.timedelta(hours=1)),

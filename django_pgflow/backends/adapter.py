@@ -19,10 +19,10 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from .. import signals
-from ..definitions import registry
-from ..definitions.context import current_job
-from ..definitions.task import JobOptions
-from ..definitions.task import Task as PgflowTask
+from ..definitions.tasks.task import Task as PgflowTask
+from ..job_context import current_job
+from ..queue import registry
+from ..queue.options import JobOptions
 from .compat import (
     Task,
     TaskContext,

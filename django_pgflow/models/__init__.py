@@ -8,8 +8,8 @@ illegal status transitions, whatever writes them.
 from .dashboards import LockContention, QueueOverview
 from .events import EVENT_CHANNEL, RunEvent
 from .flows import FailurePolicy, FlowDefinition, StepDefinition, StepDependency, StepType
+from .gates import Config, QueueLimit, QueueRateShard, Resource, Slot
 from .jobs import FINISHED, JOB_TRANSITIONS, Job, JobStatus
-from .limits import Config, QueueLimit, QueueRateShard, Resource, Slot
 from .periodic import PeriodicSchedule
 from .runs import RunStatus, StepState, StepStatus, StepTask, WorkflowRun
 from .workers import Worker, WorkerState

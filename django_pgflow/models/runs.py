@@ -11,14 +11,13 @@ from typing import TYPE_CHECKING, Any
 from django.db import models
 from django.db.models import Q
 
-from ..exceptions import RunFailedError
+from ..exceptions import RunFailedError, RunFailure
 from .events import run_event_triggers, step_event_trigger
 from .fields import PayloadField
 from .flows import FlowDefinition
 from .fsm import status_fsm
 
 if TYPE_CHECKING:
-    from ..definitions.compensation import RunFailure
     from ..runs.events import RunEvents
 
 RUN_TRANSITIONS = [
@@ -157,8 +156,6 @@ class WorkflowRun(models.Model):
 
     def failure(self) -> RunFailure:
         """How the run ended badly: what a compensation handler receives."""
-        from ..definitions.compensation import RunFailure
-
         error = self.error if isinstance(self.error, dict) else None
         outputs = dict(self.steps.filter(status="completed").values_list("step_slug", "output"))
         return RunFailure(

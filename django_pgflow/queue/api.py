@@ -17,16 +17,16 @@ from django.db import ProgrammingError, connections
 
 from .. import otel, signals, validation
 from ..conf import pgflow_settings
-from ..definitions import registry
-from ..definitions.task import (
+from ..models import Job
+from ..setup_errors import not_migrated
+from . import registry
+from .options import (
     JobOptions,
     JobSpec,
     options_from,
     queue_defaults,
     settings_defaults,
 )
-from ..models import Job
-from ..setup_errors import not_migrated
 
 # The job comes back as its columns in the model's order, so that the Job is
 # built from them directly (Job.objects.raw cost as much as the insert itself).

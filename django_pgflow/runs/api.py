@@ -13,11 +13,11 @@ from django.db import DataError, connections, transaction
 
 from .. import signals, validation
 from ..conf import pgflow_settings
-from ..definitions import flow_registry, sync
-from ..definitions.flow_step import validate_slug
-from ..definitions.typed import to_plain
 from ..exceptions import FlowDefinitionError, InvalidJobError, UnknownFlowError
 from ..models import WorkflowRun
+from ..typed import to_plain
+from ..validation import validate_slug
+from . import registry as flow_registry
 
 START_SQL = "SELECT django_pgflow.start_flow(%s, %s::jsonb, %s, %s::jsonb)"
 # A run's own events in this process: those no worker caused (origin NULL).
@@ -48,17 +48,19 @@ def start_flow(
     )
     _check_run_key(run_key)
     extra = _metadata_json(metadata)
-    defined_here = flow_registry.find_flow(slug) is not None
-    if defined_here:
-        sync.ensure_synced(using)
+    # A flow of this process is synced first. The Flow class does it: this layer
+    # sits below the definitions and knows them only through the registry.
+    flow = flow_registry.find_flow(slug)
+    if flow is not None:
+        flow._pgflow_sync(using)
     try:
         return _start(slug, payload, run_key, extra, using)
     except UnknownFlowError:
-        if not defined_here:
+        if flow is None:
             raise
     # Defined here, yet not in the database: the synced rows were rolled back
     # (a test's transaction) or flushed since this process synced them.
-    sync.sync_flows(using)
+    flow._pgflow_sync(using, again=True)
     return _start(slug, payload, run_key, extra, using)
 
 

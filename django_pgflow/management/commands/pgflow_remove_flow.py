@@ -14,9 +14,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, connections, transaction
 
-from ...definitions import flow_registry
-from ...definitions.flow_step import validate_slug
 from ...exceptions import FlowDefinitionError
+from ...runs import registry as flow_registry
+from ...validation import validate_slug
 
 REMOVE_SQL = "SELECT django_pgflow.remove_flow(%s, %s)"
 INVALID_PARAMETER_VALUE = "22023"

@@ -7,8 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections, transaction
 
-from ...definitions.sync import sync_flows
-from ...limits import sync_limits
+from ...definitions.flows.sync import sync_flows
+from ...limit_sync import sync_limits
 
 
 class Command(BaseCommand):

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
 from ...conf import pgflow_settings
-from ...definitions.sync import sync_flows
+from ...definitions.flows.sync import sync_flows
 from ...setup_errors import unreachable_database_message
 from ...worker.options import WorkerOptions
 from ...worker.pooler import pooled_pids, pooler_message

@@ -1,0 +1,1 @@
+"""Tasks: ``@task``, batches, periodic schedules and the context a running job sees."""
