@@ -3,6 +3,7 @@ definition, and the proof that migrating gives what that place says."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import pkgutil
@@ -18,12 +19,15 @@ from django.db import connection, connections
 
 from django_pgflow import migrations as migrations_package
 from django_pgflow.sql import (
+    HISTORY_DIR,
     PREAMBLE,
     PURE,
     SCHEMA_DIR,
     InstallSQL,
+    archived,
     digest,
     read,
+    read_pinned,
     schema_files,
 )
 from django_pgflow.worker.connection import connection_kwargs
@@ -58,6 +62,18 @@ def test_every_schema_file_is_installed_by_a_migration_at_its_current_text():
     assert not stale, f"changed since their migration: {stale}: run python -m django_pgflow.sql"
     gone = sorted(set(latest) - set(schema_files()))
     assert not gone, f"migrations install files the schema no longer has: {gone}"
+
+
+def test_every_migration_installs_the_text_it_pinned_and_history_keeps_nothing_else():
+    """Migrations are frozen: each pin is today's file or an archived text; an archive
+    no migration pins is dead weight (python -m django_pgflow.sql archives from git)."""
+    pins = {(name, pinned) for _, op in _installs() for name, pinned in op.files.items()}
+    for name, pinned in sorted(pins):
+        text = read_pinned(name, pinned)  # raises, naming the archive, when neither exists
+        assert hashlib.sha256(text.encode()).hexdigest() == pinned, f"{name} at {pinned[:12]}"
+    kept = {archived(name, pinned) for name, pinned in pins if digest(name) != pinned}
+    on_disk = set(HISTORY_DIR.rglob("*.sql")) if HISTORY_DIR.exists() else set()
+    assert on_disk == kept, f"archived texts no migration pins: {sorted(on_disk - kept)}"
 
 
 FUNCTION_RE = re.compile(r"^CREATE OR REPLACE FUNCTION django_pgflow\.(\w+)\(", re.M)
