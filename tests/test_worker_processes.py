@@ -187,7 +187,9 @@ def test_terminated_connections_reconnect_and_every_job_completes_once(worker_pr
     for threshold in (40, 150, 260):
         wait_for(lambda t=threshold: Execution.objects.count() >= t, 60, interval=0.01)
         assert sql_value(TERMINATE_WORKER_CONNECTIONS) >= 2
-        assert Job.objects.filter(pk__in=ids, status="queued").exists()  # really mid-run
+        # Really mid-run: jobs still to finish (claimed ones count: a worker working
+        # through a backlog of short jobs may have claimed all that is left).
+        assert Job.objects.filter(pk__in=ids).exclude(status="completed").exists()
     wait_for(lambda: Job.objects.filter(pk__in=ids, status="completed").count() == 400, 60)
 
     ran = sorted(Execution.objects.values_list("job_id", "attempt"))

@@ -263,7 +263,9 @@ def test_terminated_connections_reconnect_and_work_completes_exactly_once(worker
     for threshold in (30, 100, 170, 240):
         wait_for(lambda t=threshold: Execution.objects.count() >= t, 30, interval=0.01)
         kills += sql_value(TERMINATE_WORKER_CONNECTIONS)
-        assert Job.objects.filter(pk__in=ids, status="queued").exists()  # really mid-run
+        # Really mid-run: jobs still to finish (claimed ones count: a worker working
+        # through a backlog of short jobs may have claimed all that is left).
+        assert Job.objects.filter(pk__in=ids).exclude(status="completed").exists()
     assert kills >= 4
     wait_for(lambda: Job.objects.filter(pk__in=ids, status="completed").count() == 300, 60)
 
