@@ -303,6 +303,8 @@ def test_timeout_counts_from_start_not_from_claim_when_jobs_wait_for_a_thread(wo
 
 
 def test_a_stopped_worker_leaves_no_connection_open(worker_thread):
+    # A task thread an earlier test gave up on may still hold a connection: wait it out.
+    wait_for(lambda: sql_value(OTHER_CONNECTIONS) == 0, 60)
     ids = enqueue_many([record.s(f"n{n}") for n in range(20)])
     w = worker_thread(concurrency=4)
     wait_for(lambda: Job.objects.filter(pk__in=ids, status="completed").count() == 20, 20)

@@ -183,6 +183,9 @@ def the_lists_fit_the_screen(page: Any, base: str, shots: Path) -> None:
         page.goto(f"{base}/admin/django_pgflow/{path}/")
         results = page.locator("#changelist .results")
         width = results.evaluate("e => [e.scrollWidth, e.clientWidth]")
-        assert width[0] <= width[1], f"the {path} list is cut at 1280 px: {width}"
+        columns = results.evaluate(
+            "e => [...e.querySelectorAll('thead th')].map(th => [th.className, th.offsetWidth])"
+        )
+        assert width[0] <= width[1], f"the {path} list is cut at 1280 px: {width} {columns}"
         if path == "job":
             page.screenshot(path=shots / "jobs.png")
