@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.test import override_settings
 
 from django_pgflow import enqueue_many
+from django_pgflow.models import Job
 from django_pgflow.setup_errors import NotMigratedError, unreachable_database_message
 from testproject.example.tasks import noop, sleeper
 
@@ -49,10 +50,14 @@ def test_runworkers_reports_each_interval_while_running(worker_process):
         """Jobs the interval lines have counted so far (each line counts its interval's)."""
         return sum(int(n) for n in re.findall(r"worker \d+: (\d+) completed in", proc.output()))
 
-    enqueue_many([noop.s() for _ in range(3)])
-    wait_for(lambda: reported() == 3, 30)
-    sleeper.using(max_attempts=1).enqueue("s", 0.05)
-    wait_for(lambda: reported() == 4, 30)
+    ids = enqueue_many([noop.s() for _ in range(3)])
+    wait_for(lambda: Job.objects.filter(pk__in=ids, status="completed").count() == 3, 30)
+    ran_by = set(Job.objects.filter(pk__in=ids).values_list("worker__pid", flat=True))
+    assert ran_by == {proc.pid}, f"run by {ran_by}, not {proc.pid}:\n{proc.output()}"
+    wait_for(lambda: reported() >= 3, 30)
+    job = sleeper.using(max_attempts=1).enqueue("s", 0.05)
+    wait_for(lambda: job.refresh().status == "completed", 30)
+    wait_for(lambda: reported() >= 4, 30)
 
 
 @pytest.mark.django_db(transaction=True)
