@@ -123,7 +123,7 @@ class Command(BaseCommand):
         reporter = IntervalReporter(
             stats=lambda: worker.stats,
             label=lambda: f"worker {worker.worker_id}",
-            write=self.stdout.write,
+            write=self._write_now,
             interval=options["report_interval"],
         )
         reporter.start()
@@ -133,6 +133,12 @@ class Command(BaseCommand):
             reporter.stop()
             totals = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in worker.stats.items())
             self.stdout.write(f"worker {worker.worker_id} stopped: {totals}.")
+
+    def _write_now(self, line: str) -> None:
+        # Flushed at once: under systemd, Docker or a pipe, stdout is block-buffered,
+        # and a report that waits for the buffer to fill says nothing while it matters.
+        self.stdout.write(line)
+        self.stdout.flush()
 
     def _child_args(self, options: dict[str, Any]) -> list[str]:
         args: list[str] = []
